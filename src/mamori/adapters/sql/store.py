@@ -1,0 +1,278 @@
+"""The durable store: accepted events with their decisions, alerts, API keys, rule sets, audit.
+
+One class for SQLite (the embedded default, WAL mode) and PostgreSQL, through SQLAlchemy Core.
+An event and its decision (and alert) are written in one transaction: either all are durable or
+none is, and the HTTP response is sent only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from mamori.adapters.sql.schema import alerts, api_keys, audit_log, decisions, events, metadata, rulesets
+from mamori.kit.errors import NotFound, StorageUnavailable
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRecord:
+    """An accepted event and its decision, ready to be written together."""
+
+    event_id: str
+    event_type: str
+    account_id: str
+    occurred_at_us: int
+    received_at_us: int
+    payload: str
+    decision: str
+    score: int
+    ruleset: str
+    alert: bool
+    rule_ids: tuple[str, ...]
+    body: str
+    decided_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    secret_sha256: str
+    revoked: bool
+
+
+def _sqlite_pragmas(synchronous: str) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return on_connect
+
+
+class SqlStore:
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+                if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                    raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+                event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True)
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StorageUnavailable(f"cannot open the store at {_redact(url)}: {exc.__class__.__name__}: "
+                                     f"{str(exc).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- events and decisions ------------------------------------------------------------------
+    def write_accepted(self, records: list[AcceptedRecord]) -> None:
+        """Write events, decisions and alerts in one transaction."""
+        if not records:
+            return
+        event_rows = [{"event_id": r.event_id, "event_type": r.event_type, "account_id": r.account_id,
+                       "occurred_at_us": r.occurred_at_us, "received_at_us": r.received_at_us,
+                       "payload": r.payload} for r in records]
+        decision_rows = [{"event_id": r.event_id, "event_type": r.event_type, "account_id": r.account_id,
+                          "occurred_at_us": r.occurred_at_us, "decided_at_us": r.decided_at_us,
+                          "decision": r.decision, "score": r.score, "ruleset": r.ruleset,
+                          "alert": r.alert, "body": r.body} for r in records]
+        alert_rows = [{"event_id": r.event_id, "event_type": r.event_type, "account_id": r.account_id,
+                       "decision": r.decision, "score": r.score, "rules": orjson.dumps(r.rule_ids).decode(),
+                       "created_at_us": r.decided_at_us, "status": "open"} for r in records if r.alert]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(events), event_rows)
+                conn.execute(insert(decisions), decision_rows)
+                if alert_rows:
+                    conn.execute(insert(alerts), alert_rows)
+        except SQLAlchemyError as exc:
+            raise StorageUnavailable(f"could not store {len(records)} event(s): "
+                                     f"{exc.__class__.__name__}") from exc
+
+    def iter_history(self, *, batch: int = 5000) -> Iterator[tuple[str, str]]:
+        """(event payload JSON, decision verdict) for every accepted event, in acceptance order."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(events.c.seq, events.c.payload, decisions.c.decision)
+                    .join(decisions, decisions.c.event_id == events.c.event_id)
+                    .where(events.c.seq > last).order_by(events.c.seq).limit(batch)).all()
+            if not rows:
+                return
+            for seq, payload, verdict in rows:
+                last = seq
+                yield payload, verdict
+
+    def iter_events_between(self, start_us: int | None, end_us: int | None,
+                            *, batch: int = 5000) -> Iterator[str]:
+        """Event payloads in acceptance order, optionally limited to an occurred-at range."""
+        last = 0
+        while True:
+            cond = [events.c.seq > last]
+            if start_us is not None:
+                cond.append(events.c.occurred_at_us >= start_us)
+            if end_us is not None:
+                cond.append(events.c.occurred_at_us < end_us)
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(events.c.seq, events.c.payload).where(and_(*cond))
+                                    .order_by(events.c.seq).limit(batch)).all()
+            if not rows:
+                return
+            for seq, payload in rows:
+                last = seq
+                yield payload
+
+    def event_ids(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(events.c.event_id)).scalars())
+
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    def get_decision(self, event_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            body = conn.execute(select(decisions.c.body).where(decisions.c.event_id == event_id)).scalar()
+        if body is None:
+            raise NotFound(f"no decision for event {event_id!r}")
+        return orjson.loads(body)  # type: ignore[no-any-return]
+
+    def query_decisions(self, *, account_id: str | None = None, decision: str | None = None,
+                        since_us: int | None = None, until_us: int | None = None, limit: int = 100,
+                        before: tuple[int, str] | None = None) -> list[dict[str, Any]]:
+        """Newest first. ``before`` is the (decided_at_us, event_id) of the last row of the previous page."""
+        cond = []
+        if account_id is not None:
+            cond.append(decisions.c.account_id == account_id)
+        if decision is not None:
+            cond.append(decisions.c.decision == decision)
+        if since_us is not None:
+            cond.append(decisions.c.occurred_at_us >= since_us)
+        if until_us is not None:
+            cond.append(decisions.c.occurred_at_us < until_us)
+        if before is not None:
+            at, eid = before
+            cond.append((decisions.c.decided_at_us < at)
+                        | and_(decisions.c.decided_at_us == at, decisions.c.event_id < eid))
+        stmt = (select(decisions.c.body, decisions.c.decided_at_us).where(and_(*cond))
+                .order_by(decisions.c.decided_at_us.desc(), decisions.c.event_id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        out = []
+        for body, decided in rows:
+            item = orjson.loads(body)
+            item["decided_at_us"] = decided
+            out.append(item)
+        return out
+
+    def query_alerts(self, *, status: str | None = None, account_id: str | None = None, limit: int = 100,
+                     before_id: int | None = None) -> list[dict[str, Any]]:
+        cond = []
+        if status is not None:
+            cond.append(alerts.c.status == status)
+        if account_id is not None:
+            cond.append(alerts.c.account_id == account_id)
+        if before_id is not None:
+            cond.append(alerts.c.id < before_id)
+        stmt = select(alerts).where(and_(*cond)).order_by(alerts.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [{"id": r["id"], "event_id": r["event_id"], "event_type": r["event_type"],
+                 "account_id": r["account_id"], "decision": r["decision"], "score": r["score"],
+                 "rules": orjson.loads(r["rules"]), "created_at_us": r["created_at_us"],
+                 "status": r["status"]} for r in rows]
+
+    # -- API keys --------------------------------------------------------------------------------
+    def create_api_key(self, *, name: str, scopes: frozenset[str]) -> tuple[str, str]:
+        """Returns (key id, full key). The full key is shown once and never stored."""
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(insert(api_keys).values(
+                key_id=key_id, name=name, secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+                scopes=" ".join(sorted(scopes)), created_at_us=now_us()))
+        return key_id, f"mk_{key_id}_{secret}"
+
+    def revoke_api_key(self, key_id: str) -> None:
+        with self.engine.begin() as conn:
+            result = conn.execute(update(api_keys).where(api_keys.c.key_id == key_id)
+                                  .values(revoked_at_us=now_us()))
+        if result.rowcount == 0:
+            raise NotFound(f"no API key {key_id!r}")
+
+    def api_keys(self) -> list[ApiKey]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(api_keys)).mappings().all()
+        return [ApiKey(r["key_id"], r["name"], frozenset(r["scopes"].split()), r["secret_sha256"],
+                       r["revoked_at_us"] is not None) for r in rows]
+
+    # -- rule sets and audit ---------------------------------------------------------------------
+    def record_ruleset(self, identity: str, name: str, version: int, sources: dict[str, str]) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(rulesets.c.identity).where(rulesets.c.identity == identity)).first()
+            if exists is None:
+                conn.execute(insert(rulesets).values(identity=identity, name=name, version=version,
+                                                     sources=orjson.dumps(sources).decode(),
+                                                     activated_at_us=now_us()))
+
+    def audit(self, *, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+        """Append a hash-chained audit record: hash = SHA-256(prev_hash || canonical JSON of the record)."""
+        for _attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    prev = conn.execute(select(audit_log.c.hash).order_by(audit_log.c.seq.desc())
+                                        .limit(1)).scalar() or "0" * 64
+                    record = {"at_us": now_us(), "actor": actor, "action": action, "target": target,
+                              "details": orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode()}
+                    digest = hashlib.sha256(prev.encode() + orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+                    conn.execute(insert(audit_log).values(**record, prev_hash=prev, hash=digest.hexdigest()))
+                return
+            except OperationalError:
+                time.sleep(0.05)
+        raise StorageUnavailable("could not append to the audit log")
+
+    def verify_audit_chain(self) -> int:
+        """Recompute the chain; returns the number of records, raises ValueError at the first break."""
+        prev = "0" * 64
+        n = 0
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
+                record = {k: row[k] for k in ("at_us", "actor", "action", "target", "details")}
+                digest = hashlib.sha256(prev.encode() + orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+                if row["prev_hash"] != prev or not hmac.compare_digest(row["hash"], digest.hexdigest()):
+                    raise ValueError(f"audit log chain broken at record {row['seq']}")
+                prev = row["hash"]
+                n += 1
+        return n
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it reaches a message or a log."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,269 @@
+"""The HTTP API (FastAPI). Thin: authenticate, validate at the edge, call the risk service, render.
+
+Errors always have the shape ``{"error": {"code", "message", "details"}}`` (codes in docs/errors.md).
+The hot endpoints read the raw body and validate it with the event contract's own adapter (one
+validation pass); their request schemas are still published in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import TypeAdapter
+
+from mamori import __version__
+from mamori.api.auth import KeyRing, Principal
+from mamori.events.models import Event
+from mamori.events.parse import event_json_schema, parse_batch, parse_event
+from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError
+from mamori.kit.runtime import tune_gc
+from mamori.kit.settings import Settings
+from mamori.risk.service import RiskService
+
+log = logging.getLogger("mamori.api")
+
+_EVENT_SCHEMA = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(exc: MamoriError) -> Response:
+    return _json(exc.to_dict(), exc.http_status)
+
+
+def _cursor_encode(at: int, event_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([at, event_id])).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> tuple[int, str]:
+    try:
+        at, event_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(at), str(event_id)
+    except Exception:
+        raise InvalidRequest("malformed cursor", details={"field": "cursor"}) from None
+
+
+def _time_param(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an RFC 3339 time", details={"field": name}) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest(f"{name} must include a timezone offset", details={"field": name})
+    return int(parsed.timestamp() * 1_000_000)
+
+
+def create_app(settings: Settings, service: RiskService | None = None) -> FastAPI:
+    """Build the app. Without ``service``, one is opened from ``settings`` at start-up."""
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service or await asyncio.to_thread(RiskService.open, settings)
+        state["service"] = svc
+        state["keys"] = KeyRing(svc.store)
+        ensure_initial_key(settings, svc, state["keys"])
+        tune_gc()
+        poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: _reload(svc, "SIGHUP"))
+        log.info("mamori %s ready: %d events restored, rule set %s", __version__, svc.restored,
+                 svc.engine.ruleset.identity)
+        try:
+            yield
+        finally:
+            poller.cancel()
+            if service is None:
+                await asyncio.to_thread(svc.close)
+
+    app = FastAPI(title="mamori", version=__version__, lifespan=lifespan,
+                  description="Real-time risk decisions for logins, orders and transfers. "
+                  "ログイン・注文・送金のリアルタイム不正判定API。")
+
+    def svc() -> RiskService:
+        return state["service"]  # type: ignore[no-any-return]
+
+    def principal(request: Request, scope: str) -> Principal:
+        keys: KeyRing = state["keys"]
+        header = request.headers.get("authorization") or request.headers.get("x-api-key")
+        p = keys.authenticate(header)
+        p.require(scope)
+        return p
+
+    async def read_json(request: Request) -> Any:
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            raise InvalidRequest(f"request body larger than {settings.max_body_bytes} bytes")
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidEvent(f"request body is not valid JSON: {exc}",
+                               details=[{"field": "(body)", "message": str(exc), "kind": "json_invalid"}]
+                               ) from None
+
+    @app.exception_handler(MamoriError)
+    async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:
+        if exc.http_status >= 500:
+            log.error("%s: %s", exc.code, exc.message)
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, exc: RequestValidationError) -> Response:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "kind": e["type"]}
+                   for e in exc.errors()]
+        return _error(InvalidRequest("invalid request parameters", details=details))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return _json({"error": {"code": "mamori.internal", "message": "internal error"}}, 500)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and the active rule set")
+    async def healthz() -> Response:
+        s = svc()
+        return _json({"status": "ok", "version": __version__, "ruleset": s.engine.ruleset.identity})
+
+    @app.post("/v1/decisions", tags=["decisions"], summary="Decide one event synchronously",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": _EVENT_SCHEMA}}}})
+    async def post_decision(request: Request) -> Response:
+        principal(request, "events:write")
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise InvalidEvent("the body must be one event (a JSON object)",
+                               details=[{"field": "(body)", "message": "expected an object", "kind": "model_type"}])
+        event = parse_event(data)
+        outcome = await svc().decide(event)
+        body = outcome.body
+        if outcome.duplicate:
+            body = {**body, "duplicate": True}
+        return _json(body)
+
+    @app.post("/v1/events", tags=["events"], summary="Send a batch of events (all or nothing)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "required": ["events"],
+                  "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA, "maxItems": 100000}}}}}}})
+    async def post_events(request: Request) -> Response:
+        principal(request, "events:write")
+        data = await read_json(request)
+        items = data.get("events") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise InvalidEvent("the body must be {\"events\": [...]}",
+                               details=[{"field": "events", "message": "expected a list", "kind": "list_type"}])
+        if len(items) > settings.max_batch:
+            raise InvalidRequest(f"at most {settings.max_batch} events per batch (got {len(items)})",
+                                 details={"field": "events", "max": settings.max_batch})
+        events = parse_batch(items)
+        outcomes = await svc().ingest(events)
+        results = [{"event_id": o.body["event_id"], "decision": o.body["decision"], "score": o.body["score"],
+                    "rules": [r["id"] for r in o.body["rules"]], "duplicate": o.duplicate} for o in outcomes]
+        return _json({"accepted": sum(not o.duplicate for o in outcomes),
+                      "duplicates": sum(o.duplicate for o in outcomes), "results": results})
+
+    @app.get("/v1/decisions", tags=["decisions"], summary="Query decisions, newest first")
+    async def list_decisions(request: Request, account_id: str | None = None,
+                             decision: str | None = Query(None, pattern="^(allow|challenge|hold|block)$"),
+                             since: str | None = None, until: str | None = None,
+                             limit: int = Query(100, ge=1, le=1000), cursor: str | None = None) -> Response:
+        principal(request, "decisions:read")
+        rows = await asyncio.to_thread(
+            svc().store.query_decisions, account_id=account_id, decision=decision,
+            since_us=_time_param(since, "since"), until_us=_time_param(until, "until"), limit=limit,
+            before=_cursor_decode(cursor) if cursor else None)
+        nxt = _cursor_encode(rows[-1]["decided_at_us"], rows[-1]["event_id"]) if len(rows) == limit else None
+        return _json({"decisions": rows, "next_cursor": nxt})
+
+    @app.get("/v1/decisions/{event_id}", tags=["decisions"], summary="The decision for one event")
+    async def get_decision(request: Request, event_id: str) -> Response:
+        principal(request, "decisions:read")
+        return _json(await asyncio.to_thread(svc().store.get_decision, event_id))
+
+    @app.get("/v1/alerts", tags=["alerts"], summary="Query alerts, newest first")
+    async def list_alerts(request: Request, status: str | None = Query(None, pattern="^[a-z_]{1,16}$"),
+                          account_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                          cursor: int | None = Query(None, ge=1)) -> Response:
+        principal(request, "decisions:read")
+        rows = await asyncio.to_thread(svc().store.query_alerts, status=status, account_id=account_id,
+                                       limit=limit, before_id=cursor)
+        return _json({"alerts": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
+
+    @app.get("/v1/rulesets/active", tags=["rules"], summary="The active (and shadow) rule set")
+    async def active_ruleset(request: Request) -> Response:
+        principal(request, "decisions:read")
+        engine = svc().engine
+
+        def describe(rs: Any) -> dict[str, Any] | None:
+            if rs is None:
+                return None
+            return {"identity": rs.identity, "name": rs.name, "version": rs.version,
+                    "rules": [{"id": r.id, "version": r.version, "mode": r.mode, "description": r.description,
+                               "events": sorted(r.events), "score": r.score,
+                               "action": r.action.name if r.action is not None else None,
+                               "tags": list(r.tags)} for r in rs.rules]}
+
+        return _json({"active": describe(engine.ruleset), "shadow": describe(engine.shadow)})
+
+    @app.post("/v1/rulesets/reload", tags=["rules"], summary="Reload rule files from disk now")
+    async def reload_rules(request: Request) -> Response:
+        p = principal(request, "rules:admin")
+        identity = await asyncio.to_thread(svc().reload_rules, actor=f"api-key:{p.key_id}")
+        return _json({"changed": identity is not None, "active": svc().engine.ruleset.identity})
+
+    @app.get("/v1/schema/events", tags=["events"], summary="JSON Schema of the event contract")
+    async def schema() -> Response:
+        return _json(event_json_schema())
+
+    return app
+
+
+def _reload(service: RiskService, actor: str) -> None:
+    try:
+        identity = service.reload_rules(actor=actor)
+        if identity:
+            log.info("rule set reloaded: %s", identity)
+    except MamoriError as exc:
+        log.error("rule set not reloaded, keeping %s: %s", service.engine.ruleset.identity, exc.message)
+
+
+async def _watch(service: RiskService, keys: KeyRing, interval: float) -> None:
+    """Reload changed rule files and refresh API keys (revocations) in the background."""
+    period = interval if interval > 0 else 5.0
+    while True:
+        await asyncio.sleep(period)
+        await asyncio.to_thread(keys.refresh)
+        if interval > 0 and service.rules_changed_on_disk():
+            await asyncio.to_thread(_reload, service, "file-watch")
+
+
+def ensure_initial_key(settings: Settings, service: RiskService, keys: KeyRing) -> None:
+    """On first start, create an admin key and write it to ``data_dir/initial-api-key`` (mode 0600).
+    The key never goes to the log; the log names the file."""
+    if len(keys) > 0:
+        return
+    key_id, key = service.store.create_api_key(name="initial admin key", scopes=frozenset({"admin"}))
+    service.store.audit(actor="system", action="api_key.create", target=key_id, details={"scopes": ["admin"]})
+    keys.refresh()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "initial-api-key"
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(key + "\n", encoding="utf-8")
+    log.warning("created an admin API key; it is in %s (readable only by you). Create scoped keys with "
+                "'mamori keys create' and delete that file.", path.resolve())

@@ -1,0 +1,66 @@
+"""API-key authentication and scope checks.
+
+Keys look like ``mk_<key id>_<secret>`` and are sent as ``Authorization: Bearer <key>`` (or
+``X-API-Key``). The store keeps only SHA-256 of the secret; comparison is constant-time. Keys are
+cached in memory and the cache is refreshed when keys are created or revoked through mamori.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from mamori.adapters.sql.store import ApiKey, SqlStore
+from mamori.kit.errors import Forbidden, Unauthenticated
+
+SCOPES = {
+    "events:write": "send events and ask for decisions",
+    "decisions:read": "read decisions and alerts",
+    "rules:admin": "reload and inspect rule sets",
+    "admin": "everything, including API key management",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes and "admin" not in self.scopes:
+            raise Forbidden(f"this API key lacks the {scope!r} scope", details={"required_scope": scope})
+
+
+class KeyRing:
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self._keys: dict[str, ApiKey] = {}
+        self._refreshed = 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload keys from the store (called periodically, so revocations take effect quickly)."""
+        self._keys = {k.key_id: k for k in self.store.api_keys()}
+        self._refreshed = time.monotonic()
+
+    def __len__(self) -> int:
+        return sum(1 for k in self._keys.values() if not k.revoked)
+
+    def authenticate(self, header_value: str | None) -> Principal:
+        if not header_value:
+            raise Unauthenticated("an API key is required: send 'Authorization: Bearer mk_...'")
+        token = header_value.removeprefix("Bearer ").strip()
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != "mk":
+            raise Unauthenticated("malformed API key")
+        key = self._keys.get(parts[1])
+        if key is None and time.monotonic() - self._refreshed > 1.0:
+            self.refresh()  # a key created since the last refresh (at most once a second)
+            key = self._keys.get(parts[1])
+        digest = hashlib.sha256(parts[2].encode()).hexdigest()
+        if key is None or key.revoked or not hmac.compare_digest(digest, key.secret_sha256):
+            raise Unauthenticated("unknown or revoked API key")
+        return Principal(key.key_id, key.name, key.scopes)

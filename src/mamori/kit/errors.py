@@ -1,0 +1,105 @@
+"""Typed errors with stable codes (``mamori.<area>.<name>``).
+
+Every edge renders them the same way: HTTP as ``{"error": {"code", "message", "details"}}`` with
+the error's status, the CLI as the message on stderr and a non-zero exit code. Every code is listed
+in ``docs/errors.md``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MamoriError(Exception):
+    """Base of every error mamori raises on purpose."""
+
+    code: ClassVar[str] = "mamori.internal"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class InvalidEvent(MamoriError):
+    """An event does not match the event contract. ``details`` lists each field with its problem."""
+
+    code = "mamori.events.invalid"
+    http_status = 422
+
+
+class InvalidRequest(MamoriError):
+    """A request is malformed outside the event payload (bad query parameter, bad JSON)."""
+
+    code = "mamori.api.invalid_request"
+    http_status = 422
+
+
+class Unauthenticated(MamoriError):
+    code = "mamori.auth.unauthenticated"
+    http_status = 401
+
+
+class Forbidden(MamoriError):
+    code = "mamori.auth.forbidden"
+    http_status = 403
+
+
+class NotFound(MamoriError):
+    code = "mamori.api.not_found"
+    http_status = 404
+
+
+class RuleCompileError(MamoriError):
+    """A rule file or expression is invalid. ``details`` holds ``file``, ``line``, ``column``."""
+
+    code = "mamori.rules.compile_error"
+    http_status = 422
+
+
+class RuleEvaluationError(MamoriError):
+    """A rule raised while being evaluated. Recorded on the decision, never raised to the caller."""
+
+    code = "mamori.rules.evaluation_error"
+    http_status = 500
+
+
+class StorageUnavailable(MamoriError):
+    """The durable store could not accept a write; the event was not accepted."""
+
+    code = "mamori.storage.unavailable"
+    http_status = 503
+
+
+class ConfigError(MamoriError):
+    code = "mamori.config.invalid"
+    http_status = 500
+
+
+class GeoDatabaseError(MamoriError):
+    """An IP enrichment database file is missing or not in a supported format."""
+
+    code = "mamori.geo.database_error"
+    http_status = 500
+
+
+ALL_ERRORS: tuple[type[MamoriError], ...] = (
+    MamoriError,
+    InvalidEvent,
+    InvalidRequest,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    RuleCompileError,
+    RuleEvaluationError,
+    StorageUnavailable,
+    ConfigError,
+    GeoDatabaseError,
+)

@@ -1,0 +1,40 @@
+"""Settings, from environment variables (``MAMORI_*``) or CLI flags. Defaults give the embedded
+set-up: SQLite in ``./mamori-data``, the built-in rule set, the shipped IP database, 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAMORI_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("mamori-data"), description="Where the SQLite database and the "
+                           "initial API key live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir. "
+                                     "PostgreSQL: postgresql+psycopg://user:pass@host/db")
+    sqlite_synchronous: str = Field(default="FULL", description="SQLite durability: FULL survives power "
+                                    "loss, NORMAL survives a process crash.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=1, le=65535)
+    rules_path: Path | None = Field(default=None, description="Rule set directory; default the built-in one.")
+    shadow_rules_path: Path | None = Field(default=None, description="Candidate rule set evaluated in "
+                                           "shadow (logged on every decision, never acting).")
+    rules_reload_interval_s: float = Field(default=2.0, ge=0, description="How often to look for changed "
+                                           "rule files (0 = never; SIGHUP or the API still reload).")
+    geo_country_mmdb: str | None = None
+    geo_asn_mmdb: str | None = None
+    geo_network_classes: str | None = None
+    geo_tor_exits: str | None = None
+    home_country: str = "JP"
+    max_batch: int = Field(default=1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'mamori.db').resolve()}"

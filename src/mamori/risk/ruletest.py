@@ -1,0 +1,106 @@
+"""Rule tests an analyst writes next to the rules (``*.test.yaml``), run by ``mamori rules test``.
+
+Each test is a short story of events for a fresh engine; any event may carry ``expect`` (decision,
+rules that must fire, rules that must not). Events may omit ``id`` and ``account_id`` (defaults are
+filled in) and give ``at: +90s`` (or ``+10m``, ``+2h``, ``+1d``) relative to the test's ``start``
+instead of ``occurred_at``::
+
+    tests:
+      - name: five password failures from an unknown device lock it
+        start: 2026-01-05T10:00:00+09:00
+        events:
+          - {type: login, result: failure, method: password, ip: 153.156.1.1, device_id: d-x, at: +0s}
+          ...
+          - type: login
+            result: success
+            method: password
+            ip: 153.156.1.1
+            device_id: d-x
+            at: +5m
+            expect: {decision: block, fired: [LOGIN-LOCK-001]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mamori.adapters.geo import GeoProvider
+from mamori.events.parse import parse_event
+from mamori.kit.errors import InvalidEvent
+from mamori.risk.engine import Engine
+from mamori.risk.rules.loader import parse_duration
+from mamori.risk.rules.model import Ruleset
+
+DEFAULT_START = "2026-01-05T10:00:00+09:00"
+
+
+@dataclass
+class TestResult:
+    file: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _event_dict(raw: dict[str, Any], start: datetime, index: int, test_index: int) -> dict[str, Any]:
+    data = {k: v for k, v in raw.items() if k not in ("at", "expect")}
+    data.setdefault("id", f"t{test_index}-e{index}")
+    data.setdefault("account_id", "acct-test")
+    if "at" in raw:
+        text = str(raw["at"]).strip()
+        seconds = parse_duration(text.lstrip("+")) if text not in ("+0", "0", "+0s", "0s") else 0.0
+        if seconds is None:
+            raise ValueError(f"event {index}: 'at' must look like +90s, +10m, +2h or +1d (got {text!r})")
+        data["occurred_at"] = (start + timedelta(seconds=seconds)).isoformat()
+    return data
+
+
+def _check(expect: dict[str, Any], decision: Any, index: int) -> list[str]:
+    failures = []
+    fired = {r.id for r in decision.rules}
+    want = expect.get("decision")
+    if want is not None and decision.verdict.name != want:
+        failures.append(f"event {index}: expected decision {want}, got {decision.verdict.name} "
+                        f"(fired: {sorted(fired) or 'none'})")
+    for rule_id in expect.get("fired", []):
+        if rule_id not in fired:
+            failures.append(f"event {index}: expected {rule_id} to fire (fired: {sorted(fired) or 'none'})")
+    for rule_id in expect.get("not_fired", []):
+        if rule_id in fired:
+            values = next(r.values for r in decision.rules if r.id == rule_id)
+            failures.append(f"event {index}: {rule_id} fired but should not (values: {values})")
+    return failures
+
+
+def run_test_file(path: Path, ruleset: Ruleset, geo: GeoProvider | None) -> list[TestResult]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    results = []
+    for t_index, test in enumerate(doc.get("tests", []), start=1):
+        result = TestResult(path.name, str(test.get("name", f"test {t_index}")))
+        results.append(result)
+        engine = Engine(ruleset, geo=geo)
+        start = datetime.fromisoformat(str(test.get("start", DEFAULT_START)))
+        defaults = test.get("defaults", {})
+        for e_index, raw in enumerate(test.get("events", []), start=1):
+            try:
+                event = parse_event(_event_dict({**defaults, **raw}, start, e_index, t_index))
+            except (InvalidEvent, ValueError) as exc:
+                result.failures.append(f"event {e_index}: {getattr(exc, 'message', exc)}")
+                break
+            decision = engine.process(event)
+            if "expect" in raw:
+                result.failures.extend(_check(raw["expect"], decision, e_index))
+    return results
+
+
+def run_tests(directory: Path, ruleset: Ruleset, geo: GeoProvider | None) -> list[TestResult]:
+    files = sorted(directory.glob("*.test.yaml")) if directory.is_dir() else []
+    return [r for f in files for r in run_test_file(f, ruleset, geo)]
