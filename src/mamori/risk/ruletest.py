@@ -2,8 +2,9 @@
 
 Each test is a short story of events for a fresh engine; any event may carry ``expect`` (decision,
 rules that must fire, rules that must not). Events may omit ``id`` and ``account_id`` (defaults are
-filled in) and give ``at: +90s`` (or ``+10m``, ``+2h``, ``+1d``) relative to the test's ``start``
-instead of ``occurred_at``::
+filled in) and give ``at: +90s`` (or ``+10m``, ``+2h``, ``+1d``, ``+1d5m``) relative to the test's
+``start`` instead of ``occurred_at``. A test's ``defaults`` fill in fields of events of the same
+``type`` (or of events without one)::
 
     tests:
       - name: five password failures from an unknown device lock it
@@ -22,6 +23,7 @@ instead of ``occurred_at``::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,10 +35,11 @@ from mamori.adapters.geo import GeoProvider
 from mamori.events.parse import parse_event
 from mamori.kit.errors import InvalidEvent
 from mamori.risk.engine import Engine
-from mamori.risk.rules.loader import parse_duration
 from mamori.risk.rules.model import Ruleset
 
 DEFAULT_START = "2026-01-05T10:00:00+09:00"
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass
@@ -55,12 +58,17 @@ def _event_dict(raw: dict[str, Any], start: datetime, index: int, test_index: in
     data.setdefault("id", f"t{test_index}-e{index}")
     data.setdefault("account_id", "acct-test")
     if "at" in raw:
-        text = str(raw["at"]).strip()
-        seconds = parse_duration(text.lstrip("+")) if text not in ("+0", "0", "+0s", "0s") else 0.0
-        if seconds is None:
-            raise ValueError(f"event {index}: 'at' must look like +90s, +10m, +2h or +1d (got {text!r})")
-        data["occurred_at"] = (start + timedelta(seconds=seconds)).isoformat()
+        data["occurred_at"] = (start + timedelta(seconds=_offset(str(raw["at"])))).isoformat()
     return data
+
+
+def _offset(text: str) -> float:
+    """``+90s``, ``+10m``, ``+1d5m``, ``+0s`` -> seconds after the test's start."""
+    body = text.strip().removeprefix("+")
+    parts = _PART.findall(body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise ValueError(f"'at' must look like +90s, +10m, +2h, +1d or +1d5m (got {text!r})")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def _check(expect: dict[str, Any], decision: Any, index: int) -> list[str]:
@@ -90,8 +98,10 @@ def run_test_file(path: Path, ruleset: Ruleset, geo: GeoProvider | None) -> list
         start = datetime.fromisoformat(str(test.get("start", DEFAULT_START)))
         defaults = test.get("defaults", {})
         for e_index, raw in enumerate(test.get("events", []), start=1):
+            applies = "type" not in raw or raw["type"] == defaults.get("type", raw["type"])
+            merged = {**defaults, **raw} if applies else dict(raw)
             try:
-                event = parse_event(_event_dict({**defaults, **raw}, start, e_index, t_index))
+                event = parse_event(_event_dict(merged, start, e_index, t_index))
             except (InvalidEvent, ValueError) as exc:
                 result.failures.append(f"event {e_index}: {getattr(exc, 'message', exc)}")
                 break
