@@ -13,12 +13,13 @@ times must carry a timezone offset (``Z`` or ``+09:00``).
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +42,25 @@ def _canonical_ip(value: str) -> str:
         raise ValueError("not a valid IPv4 or IPv6 address") from None
 
 
+_DATE_PREFIX = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only RFC 3339 text (or a ``datetime``) is a timestamp: pydantic would otherwise read numbers and
+    numeric strings as Unix times, guessing seconds or milliseconds, which the contract does not allow."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_PREFIX.match(value)):
+        return value
+    raise ValueError("timestamp must be an RFC 3339 string with a timezone offset, "
+                     "e.g. '2024-04-01T09:30:00+09:00'")
+
+
+def _not_bool(value: object) -> object:
+    """JSON ``true`` is not the number 1 (pydantic's ``Literal[1]`` would accept it)."""
+    if isinstance(value, bool):
+        raise ValueError("must be the integer 1")
+    return value
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must include a timezone offset (e.g. 'Z' or '+09:00')")
@@ -48,7 +68,8 @@ def _aware(value: datetime) -> datetime:
 
 
 IpAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(_canonical_ip)]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_aware)]
+ContractVersion = Annotated[Literal[1], BeforeValidator(_not_bool)]
 
 
 class LoginResult(StrEnum):
@@ -98,7 +119,7 @@ class EventBase(BaseModel):
 
     id: Identifier = Field(description="Unique event id chosen by the sender; resending the same id is "
                            "idempotent (the first decision is returned).")
-    version: Literal[1] = Field(default=1, description="Event contract version. Only 1 exists.")
+    version: ContractVersion = Field(default=1, description="Event contract version. Only 1 exists.")
     occurred_at: AwareDatetime = Field(description="When it happened at the source (RFC 3339 with offset). "
                                        "Late events are placed by this time.")
     account_id: Identifier = Field(description="The customer account the event belongs to (for a login "
@@ -233,6 +254,8 @@ class CryptoWithdrawal(CryptoTransfer):
 
 
 class Position(BaseModel):
+    """One security held, as one line of a holdings snapshot."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     symbol: Symbol = Field(description="Security code.")

@@ -19,6 +19,19 @@ _ADAPTER: TypeAdapter[EventBase] = TypeAdapter(Event)
 _LIST_ADAPTER: TypeAdapter[list[EventBase]] = TypeAdapter(list[Event])
 
 
+_OBJECT_KINDS = frozenset({"dict_type", "model_type", "model_attributes_type"})
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, reworded where it speaks Python rather than JSON."""
+    kind = err["type"]
+    if kind in _OBJECT_KINDS:
+        return "expected a JSON object"
+    if kind == "decimal_type":
+        return "expected a decimal number: a JSON string such as \"1500.25\" (exact) or a number"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _detail(err: Any, loc: tuple[Any, ...], prefix: str) -> dict[str, Any]:
     """One error entry. ``loc`` starts at the event (pydantic puts the discriminator value, e.g.
     'login', first for tagged-union members: it is dropped so the path names the real field)."""
@@ -26,16 +39,21 @@ def _detail(err: Any, loc: tuple[Any, ...], prefix: str) -> dict[str, Any]:
     if kind == "union_tag_not_found":
         path, message = "type", "field required: the event type ('login', 'order', ...)"
     elif kind == "union_tag_invalid":
-        path, message = "type", f"unknown event type; expected one of {err['ctx']['expected_tags']}"
+        given = err["input"].get("type") if isinstance(err.get("input"), dict) else err["ctx"]["tag"]
+        what = (f"unknown event type {given[:64]!r}" if isinstance(given, str)
+                else "the event type must be a string")
+        path, message = "type", f"{what}; expected one of {err['ctx']['expected_tags']}"
+    elif kind in _OBJECT_KINDS and not loc:
+        path, message = "", "an event must be a JSON object"
     else:
-        path, message = ".".join(str(p) for p in loc[1:]), err["msg"].removeprefix("Value error, ")
+        path, message = ".".join(str(p) for p in loc[1:]), _message(err)
     field = f"{prefix}{path}" if path else (prefix.rstrip(".") or "(event)")
     return {"field": field, "message": message, "kind": kind}
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """One entry per problem of a single event, naming the field with a dotted path."""
-    return [_detail(err, tuple(err["loc"]), "") for err in exc.errors(include_url=False, include_input=False)]
+    return [_detail(err, tuple(err["loc"]), "") for err in exc.errors(include_url=False)]
 
 
 def _summary(details: list[dict[str, Any]]) -> str:
@@ -75,7 +93,11 @@ def parse_batch(items: list[Any]) -> list[EventBase]:
         return _LIST_ADAPTER.validate_python(items)
     except ValidationError as exc:
         details = []
-        for err in exc.errors(include_url=False, include_input=False):
+        for err in exc.errors(include_url=False):
+            if not err["loc"]:  # the batch itself is not a list
+                details.append({"field": "events", "message": "expected a list of events",
+                                "kind": err["type"]})
+                continue
             index, *rest = err["loc"]
             details.append(_detail(err, tuple(rest), f"events.{index}."))
         raise InvalidEvent(_summary(details), details=details) from None

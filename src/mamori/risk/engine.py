@@ -165,7 +165,7 @@ class Engine:
                 if d.name in defs and defs[d.name].stream_key != d.stream_key:
                     raise ValueError(f"shadow rule set redefines feature {d.name!r} differently")
                 defs.setdefault(d.name, d)
-        aggregates = Aggregates(defs.values())
+        aggregates = Aggregates(defs.values(), allowed_lateness_s=ruleset.allowed_lateness_s)
         self._fresh_streams = aggregates.adopt(self.aggregates)
         self.aggregates = aggregates
         self.computes: dict[str, Compute] = {**self._builtin_computes, **computes_of([aggregates])}

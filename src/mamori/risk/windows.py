@@ -97,7 +97,7 @@ class Series:
             t.insert(i, ts)
             self._items.insert(i, item)
             pre[i + 1 :] = tail  # _pre[j] for j > i gains the new value (and shifts by one)
-        if ts <= self._cend_max:
+        if ts < self._cend_max:
             for c in self._cursors.values():
                 if ts > c.end:
                     continue
@@ -210,7 +210,7 @@ class Series:
             else:
                 self._pre = [p - base for p in pre[k:]]
             for w, c in list(self._cursors.items()):
-                if c.lo < 0:
+                if c.lo < k:
                     del self._cursors[w]  # rebuilt on its next query
                 else:
                     c.lo -= k

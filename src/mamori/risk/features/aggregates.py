@@ -5,6 +5,11 @@ Each aggregate counts, sums or distinct-counts the events of some types (optiona
 over the window ending at the event's own time, **including the event itself**. Aggregates over the
 same stream (same types, filter, key and fields) share one time series per key; the series are exact
 (see :mod:`mamori.risk.windows`), so late events count in the windows of their own time.
+
+Each stream keeps its longest window plus ``allowed_lateness_s`` (the rule set's
+``allowed_lateness``, default 15 minutes) of history: an event up to that late is placed exactly;
+an event later than that still counts in later windows but cannot see history older than the
+retention.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ class _Stream:
 class Aggregates:
     name = "aggregates"
 
-    def __init__(self, definitions: Iterable[AggregateDef]) -> None:
+    def __init__(self, definitions: Iterable[AggregateDef], *, allowed_lateness_s: float = 900.0) -> None:
         self.definitions = list(definitions)
         streams: dict[tuple[Any, ...], _Stream] = {}
         self._stream_of: dict[str, _Stream] = {}
@@ -67,7 +72,7 @@ class Aggregates:
             stream = streams.get(d.stream_key)
             if stream is None:
                 stream = streams[d.stream_key] = _Stream(d)
-            stream.retention = max(stream.retention, d.window_s)
+            stream.retention = max(stream.retention, d.window_s + allowed_lateness_s)
             self._stream_of[d.name] = stream
         self.streams = list(streams.values())
         self._by_type: dict[str, list[_Stream]] = {}

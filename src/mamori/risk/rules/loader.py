@@ -121,6 +121,10 @@ class _Compiler:
                                 functions=RULE_FUNCTIONS, origin=origin, line=pos[0], column=pos[1],
                                 known_names=[*self.builtin, *self.aggregates])
         except RuleCompileError as exc:
+            d = exc.details if isinstance(exc.details, dict) else {}
+            if isinstance(d.get("line"), int) and d["line"] > pos[0]:
+                # Later lines of a YAML block scalar are indented like its first line.
+                d["column"] = int(d.get("column") or 1) + pos[1] - 1
             self._explain_unavailable(exc, types)
             self.problems.add_error(exc)
             return None
@@ -321,6 +325,7 @@ def compile_sources(sources: dict[str, str]) -> tuple[Ruleset | None, list[RuleC
             if rule is not None:
                 rules.append(rule)
     name, version, description = "rules", 1, ""
+    allowed_lateness = 900.0
     thresholds: dict[Verdict, int] = {}
     thresholds_by_event: dict[str, dict[Verdict, int]] = {}
     if meta is None:
@@ -331,6 +336,12 @@ def compile_sources(sources: dict[str, str]) -> tuple[Ruleset | None, list[RuleC
         if not isinstance(version, int) or version < 1:
             problems.add(meta_origin, meta.pos("version"), "ruleset 'version' must be a positive integer")
         description = str(meta.get("description", ""))
+        if "allowed_lateness" in meta:
+            lateness = parse_duration(meta["allowed_lateness"])
+            if lateness is None:
+                problems.add(meta_origin, meta.pos("allowed_lateness"), "'allowed_lateness' must be a duration")
+            else:
+                allowed_lateness = lateness
         raw = meta.get("thresholds") or {}
         by_event_raw = raw.pop("by_event", {}) if isinstance(raw, dict) else {}
         thresholds = _thresholds(raw, meta_origin, meta.pos("thresholds"), problems)
@@ -347,7 +358,7 @@ def compile_sources(sources: dict[str, str]) -> tuple[Ruleset | None, list[RuleC
     digest = hashlib.sha256(b"".join(f"{k}\0{v}\0".encode() for k, v in sorted(sources.items()))).hexdigest()
     return Ruleset(name=name, version=version, digest=digest, rules=tuple(rules),
                    aggregates=tuple(compiler.aggregates.values()), thresholds=thresholds,
-                   thresholds_by_event=thresholds_by_event,
+                   thresholds_by_event=thresholds_by_event, allowed_lateness_s=allowed_lateness,
                    lists=dict(compiler.lists), description=description, sources=dict(sources)), []
 
 

@@ -69,6 +69,7 @@ class Ruleset:
     thresholds_by_event: dict[str, dict[Verdict, int]] = field(default_factory=dict)
     lists: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    allowed_lateness_s: float = 900.0
     sources: dict[str, str] = field(default_factory=dict)  # file name -> text, for storage and backtests
 
     @property
