@@ -96,8 +96,8 @@ class Series:
                 self._exact = True
             t.insert(i, ts)
             self._items.insert(i, item)
-            pre[i + 1 :] = tail  # _pre[j] for j > i gains the new value (and shifts by one)
-        if ts < self._cend_max:
+            pre[i + 1 :] = tail[:-1] + [tail[-1]]; pre[-1] = pre[-2]  # _pre[j] for j > i gains the new value (and shifts by one)
+        if ts <= self._cend_max:
             for c in self._cursors.values():
                 if ts > c.end:
                     continue
