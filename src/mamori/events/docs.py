@@ -44,9 +44,10 @@ JAPANESE_NAMES: dict[str, str] = {
 NESTED_JAPANESE_NAMES: dict[str, str] = {"Position": "保有銘柄"}
 
 
-def _envelope(n: int, **extra: Any) -> dict[str, Any]:
+def _envelope(n: int, type: str, **extra: Any) -> dict[str, Any]:
     return {
         "id": f"evt-20240401-{n:06d}",
+        "type": type,
         "version": 1,
         "occurred_at": f"2024-04-01T09:{n:02d}:15.250+09:00",
         "account_id": "C0012345",
@@ -129,8 +130,8 @@ than about 15 significant digits are rounded. Integers are exact either way. NaN
 rejected; at most 38 digits.
 
 **Versioning.** The `version` field is the contract version; `{version}` is the only version and the
-default when it is absent. A future incompatible contract will have a new version number; additions
-that old senders need not know about keep the current one.
+default when it is absent. Any other value is rejected; an incompatible change to the contract will
+come with a new version number.
 
 **JSON Schema.** The machine-readable contract (JSON Schema 2020-12, a `oneOf` with a discriminator on
 `type`) is printed by `mamori schema` and served at `GET /v1/schema/events`.
@@ -240,13 +241,14 @@ def _type_text(name: str, info: FieldInfo) -> str:
         if name == "type" and len(values) == 1:
             return f"string, always `\"{values[0]}\"`"
         if all(isinstance(v, int) for v in values):
-            return f"integer, always {_values(values)}" if len(values) == 1 else f"integer, one of {_values(values)}"
+            return f"integer, {'always' if len(values) == 1 else 'one of'} {_values(values)}"
         return f"string, one of {_values(values)}"
     if isinstance(core, type) and issubclass(core, Enum):
         return f"string, one of {_values([e.value for e in core])}"
     if origin is list:
         (item,) = get_args(core)
-        what = f"`{item.__name__}` objects" if isinstance(item, type) and issubclass(item, BaseModel) else "values"
+        nested = isinstance(item, type) and issubclass(item, BaseModel)
+        what = f"`{item.__name__}` objects" if nested else "values"
         notes = _constraints(meta, "items")
         return f"array of {what}" + (f" ({', '.join(notes)})" if notes else "")
     if core is str and _ident_constraints() in meta:
@@ -313,7 +315,8 @@ def render_markdown() -> str:
     out += ["## Common envelope (共通項目)", "", _doc(m.EventBase) + " Every event type has them; the "
             "sections below list only what each type adds.", ""]
     out += _table(m.EventBase, list(m.EventBase.model_fields))
-    out += ["", "## Event types (イベント種別)", "", "| `type` | 日本語 | Model | Summary |", "|---|---|---|---|"]
+    out += ["", "## Event types (イベント種別)", "",
+            "| `type` | 日本語 | Model | Summary |", "|---|---|---|---|"]
     for type_name, model in m.EVENT_TYPES.items():
         out.append(f"| `{type_name}` | {JAPANESE_NAMES[type_name]} | "
                    f"`{model.__name__}` | {_escape(_doc(model).split('. ')[0].rstrip('.'))}. |")

@@ -78,7 +78,7 @@ class LoginResult(StrEnum):
 
 
 class AuthMethod(StrEnum):
-    password = "password"
+    password = "password"  # noqa: S105 (a method name, not a secret)
     passkey = "passkey"
     totp = "totp"
     sms_otp = "sms_otp"
@@ -88,7 +88,7 @@ class AuthMethod(StrEnum):
 class Setting(StrEnum):
     email = "email"
     phone = "phone"
-    password = "password"
+    password = "password"  # noqa: S105 (a setting name, not a secret)
     mfa_device = "mfa_device"
     withdrawal_account = "withdrawal_account"
     address = "address"
@@ -140,7 +140,8 @@ class LoginAttempt(EventBase):
     result: LoginResult = Field(description="Whether this authentication step succeeded.")
     method: AuthMethod = Field(description="Authentication factor used in this attempt.")
     failure_reason: Literal["bad_credential", "unknown_account", "bad_otp", "expired_otp", "locked",
-                            "other"] | None = Field(default=None, description="Why it failed (failures only).")
+                            "other"] | None = Field(default=None,
+                                                    description="Why it failed (failures only).")
 
 
 class Logout(EventBase):
@@ -231,7 +232,8 @@ class CryptoTransfer(EventBase):
         description="Asset ticker, e.g. 'BTC', 'ETH', 'USDT'.")
     chain: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")] = Field(
         description="Chain or network, e.g. 'bitcoin', 'ethereum', 'tron'.")
-    address: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:._-]+$")] = Field(
+    address: Annotated[str, StringConstraints(min_length=1, max_length=128,
+                                              pattern=r"^[A-Za-z0-9:._-]+$")] = Field(
         description="Counterparty address: destination of a withdrawal, source of a deposit.")
     amount: PositiveDecimal = Field(description="Amount in the asset's unit (e.g. BTC, not satoshi).")
     amount_jpy: NonNegativeDecimal | None = Field(default=None, description="Value in yen at the time.")
@@ -256,7 +258,7 @@ class CryptoWithdrawal(CryptoTransfer):
 class Position(BaseModel):
     """One security held, as one line of a holdings snapshot."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     symbol: Symbol = Field(description="Security code.")
     quantity: NonNegativeDecimal = Field(description="Quantity held.")

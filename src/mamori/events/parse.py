@@ -16,7 +16,7 @@ from mamori.events.models import Event, EventBase
 from mamori.kit.errors import InvalidEvent
 
 _ADAPTER: TypeAdapter[EventBase] = TypeAdapter(Event)
-_LIST_ADAPTER: TypeAdapter[list[EventBase]] = TypeAdapter(list[Event])
+_LIST_ADAPTER: TypeAdapter[list[Any]] = TypeAdapter(list[Event])  # items are EventBase subclasses
 
 
 _OBJECT_KINDS = frozenset({"dict_type", "model_type", "model_attributes_type"})

@@ -4,7 +4,7 @@ Each test is a short story of events for a fresh engine; any event may carry ``e
 rules that must fire, rules that must not). Events may omit ``id`` and ``account_id`` (defaults are
 filled in) and give ``at: +90s`` (or ``+10m``, ``+2h``, ``+1d``, ``+1d5m``) relative to the test's
 ``start`` instead of ``occurred_at``. A test's ``defaults`` fill in fields of events of the same
-``type`` (or of events without one)::
+``type`` (or of events without one); a test's ``lists`` replace the rule set's named lists::
 
     tests:
       - name: five password failures from an unknown device lock it
@@ -35,6 +35,7 @@ from mamori.adapters.geo import GeoProvider
 from mamori.events.parse import parse_event
 from mamori.kit.errors import InvalidEvent
 from mamori.risk.engine import Engine
+from mamori.risk.rules.loader import ruleset_from_sources
 from mamori.risk.rules.model import Ruleset
 
 DEFAULT_START = "2026-01-05T10:00:00+09:00"
@@ -88,13 +89,21 @@ def _check(expect: dict[str, Any], decision: Any, index: int) -> list[str]:
     return failures
 
 
+def _with_lists(ruleset: Ruleset, lists: dict[str, Any] | None) -> Ruleset:
+    """The rule set with some named lists replaced (e.g. a test's own ``thin_symbols``)."""
+    if not lists:
+        return ruleset
+    override = yaml.safe_dump({"lists": lists}, allow_unicode=True)
+    return ruleset_from_sources({**ruleset.sources, "~test-lists.yaml": override})
+
+
 def run_test_file(path: Path, ruleset: Ruleset, geo: GeoProvider | None) -> list[TestResult]:
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     results = []
     for t_index, test in enumerate(doc.get("tests", []), start=1):
         result = TestResult(path.name, str(test.get("name", f"test {t_index}")))
         results.append(result)
-        engine = Engine(ruleset, geo=geo)
+        engine = Engine(_with_lists(ruleset, test.get("lists")), geo=geo)
         start = datetime.fromisoformat(str(test.get("start", DEFAULT_START)))
         defaults = test.get("defaults", {})
         for e_index, raw in enumerate(test.get("events", []), start=1):

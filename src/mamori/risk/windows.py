@@ -96,7 +96,7 @@ class Series:
                 self._exact = True
             t.insert(i, ts)
             self._items.insert(i, item)
-            pre[i + 1 :] = tail[:-1] + [tail[-1]]; pre[-1] = pre[-2]  # _pre[j] for j > i gains the new value (and shifts by one)
+            pre[i + 1 :] = tail  # _pre[j] for j > i gains the new value (and shifts by one)
         if ts <= self._cend_max:
             for c in self._cursors.values():
                 if ts > c.end:
@@ -156,7 +156,7 @@ class Series:
         if i == 0:
             return None
         r = ts[i - 1]
-        return r if r >= ts[-1] - self._retention else None
+        return r
 
     # -- internals ---------------------------------------------------------------------------
 
