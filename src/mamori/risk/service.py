@@ -21,7 +21,7 @@ from mamori.adapters.sql.store import AcceptedRecord, SqlStore, now_us
 from mamori.adapters.sql.writer import GroupCommitWriter
 from mamori.events.models import EventBase
 from mamori.events.parse import parse_event
-from mamori.kit.errors import MamoriError
+from mamori.kit.errors import MamoriError, RuleCompileError, StorageUnavailable
 from mamori.kit.settings import Settings
 from mamori.risk.engine import Decision, Engine
 from mamori.risk.rules.loader import builtin_rules_path, load_ruleset
@@ -46,9 +46,17 @@ def to_record(event: EventBase, decision: Decision, body: dict[str, Any], receiv
         decided_at_us=now_us())
 
 
-def rules_mtime(path: Path) -> float:
-    files = [path] if path.is_file() else list(path.glob("*.yaml"))
-    return max((f.stat().st_mtime for f in files), default=0.0)
+def rules_mtime(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """A signature of the rule files (name, mtime, size): changes when a file is edited, added or removed."""
+    files = [path] if path.is_file() else sorted(path.glob("*.yaml"))
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except FileNotFoundError:  # removed while we looked
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 class RiskService:
@@ -62,6 +70,9 @@ class RiskService:
         self._seen: set[str] = set()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._rules_mtime = rules_mtime(rules_path)
+        # The engine is not thread-safe: events are processed on the event loop, and a rule set swap
+        # (which may run in a worker thread, it reads history) holds this lock so the two never overlap.
+        self._engine_lock = asyncio.Lock()
         self.restored = 0
 
     @classmethod
@@ -99,34 +110,28 @@ class RiskService:
         outcomes: list[Outcome | None] = []
         records: list[AcceptedRecord] = []
         waits: list[asyncio.Future[None]] = []
-        for event in events:
-            if event.id in self._seen:
-                pending = self._pending.get(event.id)
-                if pending is not None:
-                    waits.append(pending)
-                outcomes.append(None)
-                continue
-            decision = self.engine.process(event)
-            body = decision.to_dict()
-            records.append(to_record(event, decision, body, received))
-            self._seen.add(event.id)
-            outcomes.append(Outcome(body, duplicate=False))
-        if records:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            for r in records:
-                self._pending[r.event_id] = done
+        async with self._engine_lock:
             try:
-                await self.writer.submit(records)
-                done.set_result(None)
-            except BaseException as exc:
+                for event in events:
+                    if event.id in self._seen:
+                        pending = self._pending.get(event.id)
+                        if pending is not None:
+                            waits.append(pending)
+                        outcomes.append(None)
+                        continue
+                    decision = self.engine.process(event)
+                    body = decision.to_dict()
+                    records.append(to_record(event, decision, body, received))
+                    self._seen.add(event.id)
+                    outcomes.append(Outcome(body, duplicate=False))
+            except BaseException:
+                # Nothing of this batch is written: forget its ids, so that they are not taken for
+                # (never stored) duplicates later.
                 for r in records:
                     self._seen.discard(r.event_id)
-                done.set_exception(exc)
-                done.exception()  # mark retrieved; duplicates waiting on it re-raise it themselves
                 raise
-            finally:
-                for r in records:
-                    self._pending.pop(r.event_id, None)
+        if records:
+            await self._write(records)
         for wait in waits:
             await asyncio.shield(wait)
         result = []
@@ -138,13 +143,58 @@ class RiskService:
             result.append(outcome)
         return result
 
+    async def _write(self, records: list[AcceptedRecord]) -> None:
+        """Hand ``records`` to the group-commit writer and wait until they are durable.
+
+        The bookkeeping (idempotency index, futures that duplicates wait on) follows the write's own
+        outcome, not this request's: if the request is cancelled while the write is queued, the write
+        still happens and its ids stay known, so a resend is a duplicate and never a second insert."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        for r in records:
+            self._pending[r.event_id] = done
+
+        def settle(write: asyncio.Future[None]) -> None:
+            for r in records:
+                if self._pending.get(r.event_id) is done:
+                    del self._pending[r.event_id]
+            exc = StorageUnavailable("the write was cancelled") if write.cancelled() else write.exception()
+            if exc is not None:
+                for r in records:
+                    self._seen.discard(r.event_id)
+                done.set_exception(exc)
+                done.exception()  # mark retrieved; duplicates waiting on it re-raise it themselves
+            else:
+                done.set_result(None)
+
+        write = asyncio.ensure_future(self.writer.submit(records))
+        write.add_done_callback(settle)
+        await asyncio.shield(write)
+
+    async def drain(self) -> None:
+        """Wait until every event decided so far is written (or failed)."""
+        pending = set(self._pending.values())
+        if pending:
+            await asyncio.gather(*(asyncio.shield(f) for f in pending), return_exceptions=True)
+
     # -- rule sets -----------------------------------------------------------------------------
-    def reload_rules(self, *, actor: str = "system") -> str | None:
-        """Load the rule files again; swap them in if they changed. Returns the new identity, or
-        None if nothing changed. A broken rule set raises and leaves the active one in place."""
-        ruleset = load_ruleset(self.rules_path)
-        shadow = load_ruleset(self.shadow_path) if self.shadow_path else None
-        self._rules_mtime = rules_mtime(self.rules_path)
+    def load_rules(self) -> tuple[Ruleset, Ruleset | None]:
+        """Read and compile the rule files (thread-safe; the engine is not touched). A file that
+        cannot be read is a :class:`RuleCompileError` like any other problem."""
+        self._rules_mtime = rules_mtime(self.rules_path)  # before reading: a broken edit is reported once
+        try:
+            ruleset = load_ruleset(self.rules_path)
+            shadow = load_ruleset(self.shadow_path) if self.shadow_path else None
+        except (OSError, UnicodeDecodeError) as exc:
+            name = getattr(exc, "filename", None) or getattr(exc, "object", None)
+            origin = Path(name).name if isinstance(name, str) else str(self.rules_path)
+            raise RuleCompileError(f"{origin}: cannot read rule file: {exc}",
+                                   details={"file": origin, "line": 0, "column": 0}) from None
+        return ruleset, shadow
+
+    def apply_rules(self, ruleset: Ruleset, shadow: Ruleset | None, *, actor: str = "system") -> str | None:
+        """Swap in ``ruleset`` (and ``shadow``) unless they are the active ones. Returns the new
+        identity, or None if nothing changed. Needs exclusive use of the engine."""
         current = self.engine.ruleset
         same_shadow = (shadow is None) == (self.engine.shadow is None) and (
             shadow is None or self.engine.shadow is None or shadow.identity == self.engine.shadow.identity)
@@ -152,6 +202,23 @@ class RiskService:
             return None
         self.activate(ruleset, shadow, actor=actor)
         return ruleset.identity
+
+    def reload_rules(self, *, actor: str = "system") -> str | None:
+        """Load the rule files again; swap them in if they changed. Returns the new identity, or
+        None if nothing changed. A broken rule set raises and leaves the active one in place.
+        Only for callers that own the engine (no events being decided concurrently); a running
+        server uses :meth:`reload`."""
+        ruleset, shadow = self.load_rules()
+        return self.apply_rules(ruleset, shadow, actor=actor)
+
+    async def reload(self, *, actor: str = "system") -> str | None:
+        """:meth:`reload_rules` while events are being decided: compile in a worker thread, then
+        swap with event processing paused and every decided event written (so that new windows are
+        backfilled from complete history)."""
+        ruleset, shadow = await asyncio.to_thread(self.load_rules)
+        async with self._engine_lock:
+            await self.drain()
+            return await asyncio.to_thread(self.apply_rules, ruleset, shadow, actor=actor)
 
     def activate(self, ruleset: Ruleset, shadow: Ruleset | None, *, actor: str) -> None:
         fresh = self.engine.set_ruleset(ruleset, shadow=shadow)

@@ -156,7 +156,7 @@ class Series:
         if i == 0:
             return None
         r = ts[i - 1]
-        return r
+        return r if r >= ts[-1] - self._retention else None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ class Series:
 
     def _collect(self) -> None:
         t = self._ts
-        k = bisect_left(t, t[-1] - self._retention)
+        k = bisect_right(t, t[-1] - self._retention)
         if k:
             del t[:k]
             del self._items[:k]

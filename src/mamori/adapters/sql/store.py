@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from mamori.adapters.sql.schema import alerts, api_keys, audit_log, decisions, events, metadata, rulesets
 from mamori.kit.errors import NotFound, StorageUnavailable
@@ -69,18 +70,22 @@ def _sqlite_pragmas(synchronous: str) -> Any:
 class SqlStore:
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
+        engine: Engine | None = None
         try:
             if url.startswith("sqlite"):
-                self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+                engine = create_engine(url, connect_args={"check_same_thread": False})
                 if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
                     raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
-                event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
+                event.listen(engine, "connect", _sqlite_pragmas(synchronous))
             else:
-                self.engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(self.engine)
+                engine = create_engine(url, pool_pre_ping=True)
+            metadata.create_all(engine)
         except SQLAlchemyError as exc:
+            if engine is not None:
+                engine.dispose()  # no pooled connection outlives the failed open
             raise StorageUnavailable(f"cannot open the store at {_redact(url)}: {exc.__class__.__name__}: "
                                      f"{str(exc).splitlines()[0]}") from None
+        self.engine: Engine = engine
 
     def close(self) -> None:
         self.engine.dispose()
@@ -176,7 +181,7 @@ class SqlStore:
             at, eid = before
             cond.append((decisions.c.decided_at_us < at)
                         | and_(decisions.c.decided_at_us == at, decisions.c.event_id < eid))
-        stmt = (select(decisions.c.body, decisions.c.decided_at_us).where(and_(*cond))
+        stmt = (select(decisions.c.body, decisions.c.decided_at_us).where(*cond)
                 .order_by(decisions.c.decided_at_us.desc(), decisions.c.event_id.desc()).limit(limit))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
@@ -196,7 +201,7 @@ class SqlStore:
             cond.append(alerts.c.account_id == account_id)
         if before_id is not None:
             cond.append(alerts.c.id < before_id)
-        stmt = select(alerts).where(and_(*cond)).order_by(alerts.c.id.desc()).limit(limit)
+        stmt = select(alerts).where(*cond).order_by(alerts.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [{"id": r["id"], "event_id": r["event_id"], "event_type": r["event_type"],
@@ -216,32 +221,51 @@ class SqlStore:
         return key_id, f"mk_{key_id}_{secret}"
 
     def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key; revoking it again keeps the time of the first revocation."""
         with self.engine.begin() as conn:
-            result = conn.execute(update(api_keys).where(api_keys.c.key_id == key_id)
+            result = conn.execute(update(api_keys)
+                                  .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at_us.is_(None))
                                   .values(revoked_at_us=now_us()))
-        if result.rowcount == 0:
-            raise NotFound(f"no API key {key_id!r}")
+            if result.rowcount == 0 and conn.execute(
+                    select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first() is None:
+                raise NotFound(f"no API key {key_id!r}")
 
     def api_keys(self) -> list[ApiKey]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(api_keys)).mappings().all()
-        return [ApiKey(r["key_id"], r["name"], frozenset(r["scopes"].split()), r["secret_sha256"],
-                       r["revoked_at_us"] is not None) for r in rows]
+        return [_api_key(r) for r in rows]
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        """One key by id (None if there is no such key), e.g. one created since the last :meth:`api_keys`."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().first()
+        except SQLAlchemyError as exc:
+            raise StorageUnavailable(f"cannot read API keys: {exc.__class__.__name__}") from exc
+        return None if row is None else _api_key(row)
 
     # -- rule sets and audit ---------------------------------------------------------------------
     def record_ruleset(self, identity: str, name: str, version: int, sources: dict[str, str]) -> None:
-        with self.engine.begin() as conn:
-            exists = conn.execute(select(rulesets.c.identity).where(rulesets.c.identity == identity)).first()
-            if exists is None:
-                conn.execute(insert(rulesets).values(identity=identity, name=name, version=version,
-                                                     sources=orjson.dumps(sources).decode(),
-                                                     activated_at_us=now_us()))
+        """Record a rule set once; later calls with the same identity (from any instance) do nothing."""
+        known = select(rulesets.c.identity).where(rulesets.c.identity == identity)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(known).first() is None:
+                    conn.execute(insert(rulesets).values(identity=identity, name=name, version=version,
+                                                         sources=orjson.dumps(sources).decode(),
+                                                         activated_at_us=now_us()))
+        except IntegrityError:
+            # Another instance inserted it between our check and our insert: that is the same outcome.
+            with self.engine.connect() as conn:
+                if conn.execute(known).first() is None:
+                    raise
 
     def audit(self, *, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> None:
         """Append a hash-chained audit record: hash = SHA-256(prev_hash || canonical JSON of the record)."""
         for _attempt in range(5):
             try:
                 with self.engine.begin() as conn:
+                    self._lock_audit_chain(conn)
                     prev = conn.execute(select(audit_log.c.hash).order_by(audit_log.c.seq.desc())
                                         .limit(1)).scalar() or "0" * 64
                     record = {"at_us": now_us(), "actor": actor, "action": action, "target": target,
@@ -252,6 +276,19 @@ class SqlStore:
             except OperationalError:
                 time.sleep(0.05)
         raise StorageUnavailable("could not append to the audit log")
+
+    def _lock_audit_chain(self, conn: Connection) -> None:
+        """Serialize appends, so that no two records are chained to the same predecessor.
+
+        Without this, two writers (threads or instances) both read the same last hash and fork the
+        chain: on SQLite the driver runs the SELECT outside any transaction, on PostgreSQL READ
+        COMMITTED lets both transactions see the same last row."""
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the last hash
+        elif dialect == "postgresql":
+            # Conflicts with itself and with writers, not with readers; released at commit.
+            conn.exec_driver_sql(f"LOCK TABLE {audit_log.name} IN SHARE ROW EXCLUSIVE MODE")
 
     def verify_audit_chain(self) -> int:
         """Recompute the chain; returns the number of records, raises ValueError at the first break."""
@@ -268,11 +305,20 @@ class SqlStore:
         return n
 
 
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(row["key_id"], row["name"], frozenset(row["scopes"].split()), row["secret_sha256"],
+                  row["revoked_at_us"] is not None)
+
+
+# A query parameter that may carry a secret: password=, sslpassword=, ...
+_SECRET_PARAM = re.compile(r"([?&;][^=&;#]*pass[^=&;#]*=)[^&;#]*", re.IGNORECASE)
+
+
 def _redact(url: str) -> str:
-    """Hide a password in a database URL before it reaches a message or a log."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
+    """Hide passwords in a database URL (in the user info or the query) before it reaches a message or a log."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
         creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+        user, colon, _password = creds.partition(":")
+        rest = f"{user}{':***' if colon else ''}@{host}"
+    return _SECRET_PARAM.sub(r"\1***", f"{scheme}{sep}{rest}")

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from mamori.adapters.sql.store import AcceptedRecord
+from mamori.kit.errors import StorageUnavailable
 
 _STOP = object()
 
@@ -23,6 +24,9 @@ class GroupCommitWriter:
         self._write = write
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        # Guards ``_closed`` and the queue's end: nothing is queued after _STOP, so nothing waits forever.
+        self._lock = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="mamori-writer", daemon=True)
         self._thread.start()
 
@@ -30,14 +34,40 @@ class GroupCommitWriter:
         """Return once ``records`` are committed; raise what the store raised otherwise."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((records, future, loop))
+        with self._lock:
+            if self._closed:
+                raise StorageUnavailable("the event writer is closed")
+            self._queue.put((records, future, loop))
         await future
 
     def close(self) -> None:
-        self._queue.put(_STOP)
+        """Write what is queued, then stop; later submits raise StorageUnavailable."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(_STOP)
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            # However the thread ends, fail whatever is still queued instead of leaving it waiting.
+            with self._lock:
+                self._closed = True
+            leftovers = []
+            while True:
+                try:
+                    leftovers.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopped = StorageUnavailable("the event writer stopped")
+            for item in leftovers:
+                if item is not _STOP:
+                    _records, future, loop = item  # type: ignore[misc]
+                    _notify(loop, future, stopped)
+
+    def _loop(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -56,15 +86,31 @@ class GroupCommitWriter:
                 pending.append(nxt)
                 count += len(nxt[0])  # type: ignore[index]
             records = [r for p in pending for r in p[0]]  # type: ignore[index]
-            error: BaseException | None = None
+            errors: list[BaseException | None] = [None] * len(pending)
             try:
                 self._write(records)
-            except BaseException as exc:  # reported to every waiting request
-                error = exc
-            for _records, future, loop in pending:  # type: ignore[misc]
-                loop.call_soon_threadsafe(_settle, future, error)
+            except BaseException as exc:
+                if len(pending) == 1:
+                    errors[0] = exc
+                else:
+                    # One bad submission must not fail the others it happened to be grouped with:
+                    # write each on its own, so only requests whose own records fail see an error.
+                    for i, (own, _future, _loop) in enumerate(pending):  # type: ignore[misc]
+                        try:
+                            self._write(own)
+                        except BaseException as own_exc:
+                            errors[i] = own_exc
+            for (_records, future, loop), error in zip(pending, errors, strict=True):  # type: ignore[misc]
+                _notify(loop, future, error)
             if stop:
                 return
+
+
+def _notify(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, error)
+    except RuntimeError:
+        pass  # the submitter's event loop is closed: nobody waits for this future any more
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
