@@ -97,7 +97,7 @@ def _load_process(url: str, key: str, seconds: float, connections: int, rate: in
 def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     port = _free_port()
     env = {**os.environ, "MAMORI_DATA_DIR": str(data_dir), "MAMORI_RULES_RELOAD_INTERVAL_S": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "mamori.cli.main", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "mamori.cli.main", "serve", "--port", str(port),  # noqa: S603 (our own module)
                              "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

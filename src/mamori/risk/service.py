@@ -83,7 +83,8 @@ class RiskService:
         shadow = load_ruleset(settings.shadow_rules_path) if settings.shadow_rules_path else None
         store = SqlStore(settings.resolved_database_url(), synchronous=settings.sqlite_synchronous)
         engine = Engine(ruleset, geo=geo, shadow=shadow, home_country=settings.home_country)
-        service = cls(engine=engine, store=store, rules_path=rules_path, shadow_path=settings.shadow_rules_path)
+        service = cls(engine=engine, store=store, rules_path=rules_path,
+                      shadow_path=settings.shadow_rules_path)
         service.restore()
         store.record_ruleset(ruleset.identity, ruleset.name, ruleset.version, ruleset.sources)
         return service
@@ -138,7 +139,8 @@ class RiskService:
         for event, outcome in zip(events, outcomes, strict=True):
             if outcome is None:
                 own = next((o for e, o in zip(events, outcomes, strict=True) if o and e.id == event.id), None)
-                body = own.body if own is not None else await asyncio.to_thread(self.store.get_decision, event.id)
+                body = (own.body if own is not None
+                        else await asyncio.to_thread(self.store.get_decision, event.id))
                 outcome = Outcome(body, duplicate=True)
             result.append(outcome)
         return result
@@ -186,10 +188,10 @@ class RiskService:
             ruleset = load_ruleset(self.rules_path)
             shadow = load_ruleset(self.shadow_path) if self.shadow_path else None
         except (OSError, UnicodeDecodeError) as exc:
-            name = getattr(exc, "filename", None) or getattr(exc, "object", None)
-            origin = Path(name).name if isinstance(name, str) else str(self.rules_path)
+            paths = [self.rules_path, *([self.shadow_path] if self.shadow_path else [])]
+            origin = _unreadable_file(exc, paths)
             raise RuleCompileError(f"{origin}: cannot read rule file: {exc}",
-                                   details={"file": origin, "line": 0, "column": 0}) from None
+                                   details={"file": origin, "line": 1, "column": 1}) from None
         return ruleset, shadow
 
     def apply_rules(self, ruleset: Ruleset, shadow: Ruleset | None, *, actor: str = "system") -> str | None:
@@ -240,6 +242,20 @@ class RiskService:
             return rules_mtime(self.rules_path) != self._rules_mtime
         except OSError:
             return False
+
+
+def _unreadable_file(exc: OSError | UnicodeDecodeError, paths: list[Path]) -> str:
+    """The name of the rule file behind ``exc`` (UnicodeDecodeError does not say which file)."""
+    if isinstance(exc, OSError) and exc.filename:
+        return Path(exc.filename).name
+    for path in paths:
+        files = [path] if path.is_file() else sorted(path.glob("*.yaml"))
+        for f in files:
+            try:
+                f.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                return f.name
+    return str(paths[0])
 
 
 def open_geo(settings: Settings) -> GeoProvider:

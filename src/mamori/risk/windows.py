@@ -199,7 +199,7 @@ class Series:
 
     def _collect(self) -> None:
         t = self._ts
-        k = bisect_right(t, t[-1] - self._retention)
+        k = bisect_left(t, t[-1] - self._retention)
         if k:
             del t[:k]
             del self._items[:k]

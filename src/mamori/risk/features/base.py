@@ -62,7 +62,7 @@ class EvalEnv(dict[str, Any]):
 
     def __init__(self, event: EventBase, ts: float, ip_info: IpInfo | None,
                  computes: dict[str, Compute]) -> None:
-        super().__init__()
+        # dict.__init__ is not called: the mapping starts empty either way.
         self.event = event
         self.ts = ts
         self.ip_info = ip_info

@@ -53,7 +53,7 @@ class Baselines:
         if base is None or value is None or base.order_count < MIN_ORDERS_FOR_SIZE:
             return None
         mean = base.order_value_sum / base.order_count
-        return None if mean == 0 else value / mean  # type: ignore[no-any-return]
+        return None if mean == 0 else value / mean
 
     def features(self) -> Iterable[FeatureDef]:
         yield FeatureDef("login_count", "Allowed successful logins of the account before this event.", "int",

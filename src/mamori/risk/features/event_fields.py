@@ -32,17 +32,17 @@ def _field_getter(field: str) -> Any:
 
 
 def notional_jpy(env: EvalEnv) -> Decimal | None:
-    event = env.event
-    kind = event.type  # type: ignore[attr-defined]
+    event: Any = env.event
+    kind = event.type
     if kind in ("order", "execution"):
         if getattr(event, "currency", "JPY") != "JPY":
             return None
         price = getattr(event, "price", None) or getattr(event, "reference_price", None)
-        return None if price is None else event.quantity * price  # type: ignore[attr-defined,no-any-return]
+        return None if price is None else event.quantity * price
     if kind in ("fiat_deposit", "fiat_withdrawal"):
-        return event.amount if event.currency == "JPY" else None  # type: ignore[attr-defined,no-any-return]
+        return event.amount if event.currency == "JPY" else None
     if kind in ("crypto_deposit", "crypto_withdrawal"):
-        return event.amount_jpy  # type: ignore[attr-defined,no-any-return]
+        return event.amount_jpy  # type: ignore[no-any-return]
     return None
 
 

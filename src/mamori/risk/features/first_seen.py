@@ -10,12 +10,12 @@ late event is judged by its own time: new means "not known before this event occ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mamori.risk.features.base import EvalEnv, FeatureDef, address_key
 
-_CLIENT_DIMENSIONS = {
+_CLIENT_DIMENSIONS: dict[str, Callable[[EvalEnv], str | None]] = {
     "device": lambda env: env.event.device_id,
     "ip": lambda env: env.event.ip,
     "network": lambda env: env.ip_info.network if env.ip_info else None,

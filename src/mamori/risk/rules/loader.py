@@ -251,7 +251,7 @@ class _Compiler:
         if when is None or types is None or len(self.problems.items) > before:
             return None
         alert = spec.get("alert", action is not None and action >= Verdict.hold)
-        return Rule(id=rule_id, version=version, description=description.strip(), when=when, events=types,
+        return Rule(id=rule_id, version=version, description=str(description).strip(), when=when, events=types,
                     score=score, action=action, tags=tuple(tags), reference=spec.get("reference"),
                     mode=mode, on_error=on_error, alert=bool(alert),
                     description_ja=spec.get("description_ja"), origin=f"{origin}:{spec.line}")

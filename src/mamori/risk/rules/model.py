@@ -6,6 +6,7 @@ stored on every decision so the decision can be explained and replayed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -72,8 +73,9 @@ class Ruleset:
     allowed_lateness_s: float = 900.0
     sources: dict[str, str] = field(default_factory=dict)  # file name -> text, for storage and backtests
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
+        """``name@version:hash``: what decisions record to say which rules made them."""
         return f"{self.name}@{self.version}:{self.digest[:12]}"
 
     def rules_for(self, event_type: str, mode: str) -> tuple[Rule, ...]:

@@ -40,7 +40,7 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, lines: list[str]) -> Any:
         out.marks = {}
         out.line = node.start_mark.line + 1
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 raise RuleCompileError(f"keys must be text (got {key!r})",
                                        details={"line": key_node.start_mark.line + 1,
@@ -54,7 +54,7 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, lines: list[str]) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(n, loader, lines) for n in node.value]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def load_located(text: str, origin: str) -> Any:
@@ -75,4 +75,4 @@ def load_located(text: str, origin: str) -> Any:
         raise RuleCompileError(f"{origin}:{details.get('line')}:{details.get('column')}: {exc.message}",
                                details=details) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
