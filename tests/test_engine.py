@@ -142,3 +142,26 @@ def test_given_a_candidate_when_backtested_then_changed_decisions_and_precision_
     assert report["effectiveness"]["candidate"]["recall"] == 1.0
     assert report["effectiveness"]["candidate"]["precision"] == 1.0
     assert {r["id"]: (r["baseline"], r["candidate"]) for r in report["rules"]} == {"A": (1, 0), "B": (0, 2)}
+
+
+def test_given_a_snapshot_when_loaded_into_a_fresh_engine_then_decisions_continue_identically():
+    events = [login(i, minutes=i, ip="153.156.1.1", device_id="d1") for i in range(6)]
+    events += [withdrawal(10 + i, minutes=10 + i, amount="1200000", ip="153.156.1.1") for i in range(5)]
+    original = Engine(builtin_ruleset(), geo=GEO)
+    for e in events:
+        original.process(e)
+    copy = Engine(builtin_ruleset(), geo=GEO)
+    assert copy.load_snapshot(original.snapshot()) == []
+    probe = withdrawal(99, minutes=20, amount="1200000", ip="153.156.1.1")
+    a, b = original.process(probe).to_dict(), copy.process(probe).to_dict()
+    assert a["features"] == b["features"] and a["decision"] == b["decision"]
+    assert "XFER-STRUCT-001" in [r["id"] for r in a["rules"]]
+
+
+def test_given_a_snapshot_from_other_rules_when_loaded_then_missing_windows_are_named_for_backfill():
+    old = Engine(rs("rules: [{id: A, description: a, score: 1, when: 'True'}]"), geo=GEO)
+    new = Engine(rs("features: {n: {aggregate: count, events: [login], by: account, window: 1h}}\n"
+                    "rules: [{id: A, description: a, score: 1, when: 'n >= 0'}]"), geo=GEO)
+    assert new.load_snapshot(old.snapshot()) == ["n"]
+    with pytest.raises(ValueError, match="not a mamori engine snapshot"):
+        new.load_snapshot(__import__("pickle").dumps({"format": 99}))

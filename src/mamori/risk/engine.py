@@ -13,6 +13,7 @@ worker), fed events one at a time.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,9 @@ from mamori.risk.rules.model import DEFAULT_FAILURE_VERDICT, Rule, Ruleset, Verd
 if TYPE_CHECKING:
     from mamori.adapters.geo import GeoProvider
     from mamori.events.models import EventBase
+
+
+SNAPSHOT_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +200,42 @@ class Engine:
         self.aggregates.observe(env)
         for plugin in self.plugins:
             plugin.commit(env, verdict)
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """All feature state, serialised, so a restart need not replay the whole history.
+
+        The snapshot is a pickle of mamori's own in-memory structures, written and read only by
+        mamori in its data directory (whoever can write there can already change the database).
+        """
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "plugins": {p.name: {a: getattr(p, a) for a in getattr(p, "state_attributes", ())}
+                        for p in self._stateful},
+            "streams": {s.key: (s.retention, s.series) for s in self.aggregates.streams},
+        }
+        return pickle.dumps(state, protocol=5)
+
+    def load_snapshot(self, data: bytes) -> list[str]:
+        """Restore state saved by :meth:`snapshot`. Returns the names of window features the
+        snapshot could not provide (new in the current rule set, or with a longer retention), which
+        the caller backfills from stored events."""
+        state = pickle.loads(data)  # noqa: S301 - our own file, see snapshot()
+        if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError("not a mamori engine snapshot of this format")
+        for plugin in self._stateful:
+            for attribute, value in state["plugins"].get(plugin.name, {}).items():
+                if attribute in getattr(plugin, "state_attributes", ()):
+                    setattr(plugin, attribute, value)
+        saved = state["streams"]
+        missing = set()
+        for stream in self.aggregates.streams:
+            entry = saved.get(stream.key)
+            if entry is not None and entry[0] >= stream.retention:
+                stream.retention, stream.series = entry
+            else:
+                missing.add(stream.key)
+        return [d.name for d in self.aggregates.definitions if d.stream_key in missing]
 
     def _env(self, event: EventBase) -> EvalEnv:
         ip = event.ip

@@ -22,6 +22,13 @@ MIN_ORDERS_FOR_SIZE = 3
 class AccountBaseline:
     __slots__ = ("login_hours", "logins", "order_count", "order_value_sum", "symbol_orders")
 
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, a) for a in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for attribute, value in zip(self.__slots__, state, strict=True):
+            setattr(self, attribute, value)
+
     def __init__(self) -> None:
         self.login_hours = [0] * 24
         self.logins = 0
@@ -32,6 +39,7 @@ class AccountBaseline:
 
 class Baselines:
     name = "baselines"
+    state_attributes = ("accounts",)  # what an engine snapshot saves and restores
 
     def __init__(self) -> None:
         self.accounts: dict[str, AccountBaseline] = {}

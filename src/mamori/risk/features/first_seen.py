@@ -35,6 +35,7 @@ def _destination(env: EvalEnv) -> str | None:
 
 class FirstSeen:
     name = "first_seen"
+    state_attributes = ("known",)  # what an engine snapshot saves and restores
 
     def __init__(self) -> None:
         # account -> (dimension, value) -> earliest time known

@@ -18,6 +18,7 @@ ZERO = Decimal(0)
 
 class Holdings:
     name = "holdings"
+    state_attributes = ("positions", "last_price")  # what an engine snapshot saves and restores
 
     def __init__(self) -> None:
         self.positions: dict[str, dict[str, Decimal]] = {}

@@ -61,6 +61,7 @@ KINDS: dict[str, str] = {
 
 class SinceLast:
     name = "since_last"
+    state_attributes = ("times", "first_seen")  # what an engine snapshot saves and restores
 
     def __init__(self) -> None:
         self.times: dict[tuple[str, str], list[float]] = {}
