@@ -7,19 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg import PostgresServer, PostgresUnavailable
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+
+from pg import PostgresServer, PostgresUnavailable
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole session. Fails (never skips) without the binaries:
     CI must exercise the real back end."""
+    server, problem = None, ""
     try:
         server = PostgresServer.start_new()
     except PostgresUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if server is None:
+        pytest.fail(problem, pytrace=False)
     try:
         yield server
     finally:

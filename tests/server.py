@@ -3,8 +3,8 @@
 ``start_server(data_dir)`` launches ``python -m mamori.cli.main serve`` on a free loopback port,
 waits until ``GET /healthz`` answers and returns a :class:`RunningServer` (``.url``, ``.admin_key``,
 ``.kill()`` = SIGKILL, ``.stop()`` = SIGTERM and wait, ``.log()`` = everything it wrote to stderr).
-It is a context manager; every process started here is also killed at interpreter exit, so a failing
-test never leaves a server behind.
+It is a context manager; every process started here is also killed at interpreter exit (and, on Linux,
+by the kernel if the test process itself is killed), so a failing test never leaves a server behind.
 """
 
 from __future__ import annotations
@@ -41,6 +41,15 @@ def _reap_all() -> None:
 atexit.register(_reap_all)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGKILL when the test process dies, however it dies."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -64,7 +73,7 @@ def run_cli(*args: str, data_dir: Path | None = None, check: bool = True,
     cmd = [sys.executable, "-m", "mamori.cli.main", *args]
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=timeout,  # noqa: S603
+    return subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=timeout,
                           check=check)
 
 
@@ -151,8 +160,9 @@ def start_server(data_dir: Path, *, port: int | None = None, rules: Path | None 
             cmd += ["--rules", str(rules)]
         with log_path.open("ab") as log:
             offset = log.tell()
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: S603
-                                    env=cli_env(env), start_new_session=True)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=cli_env(env), start_new_session=True,
+                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         _live.add(proc)
         server = RunningServer(proc, port=chosen, data_dir=data_dir, log_path=log_path, log_offset=offset)
         try:

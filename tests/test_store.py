@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import itertools
 import re
 import threading
 import traceback
@@ -12,14 +14,14 @@ from typing import Any
 
 import orjson
 import pytest
-from pg import free_port
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from mamori.adapters.sql.schema import alerts, audit_log, decisions, events, metadata, rulesets
+from mamori.adapters.sql.schema import alerts, audit_log, decisions, metadata, rulesets
 from mamori.adapters.sql.store import AcceptedRecord, SqlStore
 from mamori.adapters.sql.writer import GroupCommitWriter
 from mamori.kit.errors import NotFound, StorageUnavailable
+from pg import free_port
 
 T0 = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z in microseconds
 SECOND = 1_000_000
@@ -139,7 +141,8 @@ def test_given_an_empty_store_when_history_is_read_then_it_is_empty(store: SqlSt
     assert list(store.iter_events_between(None, None, batch=3)) == []
 
 
-@pytest.mark.parametrize(("start_s", "end_s"), [(None, None), (3, None), (None, 6), (2, 8), (4, 5), (11, None)])
+@pytest.mark.parametrize(("start_s", "end_s"),
+                         [(None, None), (3, None), (None, 6), (2, 8), (4, 5), (11, None)])
 def test_given_a_time_range_when_events_are_read_then_only_those_in_range_come_in_acceptance_order(
         store: SqlStore, start_s: int | None, end_s: int | None) -> None:
     _write_in_batches(store, HISTORY_IDS, HISTORY_TIMES, [2, 5, 4])
@@ -161,7 +164,7 @@ def _decision_fixture(store: SqlStore) -> list[AcceptedRecord]:
     for n in range(30):
         records.append(make_record(
             f"{'Ab'[n % 2]}-{(n * 7) % 30:02d}.{'xY'[n % 3 == 0]}",
-            account=f"acct-{n % 3}", decision=("allow", "hold", "block")[n % 3 == 1 and 1 or n % 5 % 3],
+            account=f"acct-{n % 3}", decision=("allow", "hold", "block", "allow", "block")[n % 5],
             alert=n % 4 == 0, occurred_at_us=T0 + n * SECOND, decided_at_us=T0 + 100 * SECOND + (n // 4)))
     store.write_accepted(records[:13])
     store.write_accepted(records[13:])
@@ -312,7 +315,8 @@ def test_given_a_recorded_ruleset_when_recorded_again_then_the_first_record_stay
     store.record_ruleset("default@def", "default", 2, {"a.yaml": "v2"})
 
     with store.engine.connect() as conn:
-        rows = conn.execute(select(rulesets.c.identity, rulesets.c.sources).order_by(rulesets.c.identity)).all()
+        rows = conn.execute(select(rulesets.c.identity, rulesets.c.sources)
+                            .order_by(rulesets.c.identity)).all()
     assert [(i, orjson.loads(s)) for i, s in rows] == [("default@abc", {"a.yaml": "rules: []"}),
                                                        ("default@def", {"a.yaml": "v2"})]
 
@@ -324,14 +328,14 @@ def test_given_several_instances_when_they_record_the_same_ruleset_at_once_then_
     for round_ in range(15):
         barrier = threading.Barrier(len(stores))
 
-        def record(s: SqlStore, identity: str = f"rs@{round_}", barrier: threading.Barrier = barrier) -> None:
+        def record(s: SqlStore, version: int = round_, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             try:
-                s.record_ruleset(identity, "rs", round_, {"f.yaml": "x"})
+                s.record_ruleset(f"rs@{version}", "rs", version, {"f.yaml": "x"})
             except BaseException as exc:
                 errors.append(exc)
 
-        _run_threads([lambda s=s: record(s) for s in stores])
+        _run_threads([functools.partial(record, s) for s in stores])
     for s in stores:
         s.close()
     assert errors == []
@@ -340,7 +344,8 @@ def test_given_several_instances_when_they_record_the_same_ruleset_at_once_then_
 
 def _audit_records(store: SqlStore, n: int) -> None:
     for i in range(n):
-        store.audit(actor="cli", action="api_key.create", target=f"key-{i}", details={"n": i, "scopes": ["x"]})
+        store.audit(actor="cli", action="api_key.create", target=f"key-{i}",
+                    details={"n": i, "scopes": ["x"]})
 
 
 def test_given_audit_records_when_the_chain_is_verified_then_it_counts_them(store: SqlStore) -> None:
@@ -353,7 +358,7 @@ def test_given_audit_records_when_the_chain_is_verified_then_it_counts_them(stor
     with store.engine.connect() as conn:
         rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings().all()
     assert rows[0]["prev_hash"] == "0" * 64
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
 
 
 def _seqs(store: SqlStore) -> list[int]:
@@ -408,7 +413,7 @@ def test_given_several_threads_when_they_audit_at_once_then_the_chain_stays_vali
         except BaseException as exc:
             errors.append(exc)
 
-    _run_threads([lambda k=k: work(k) for k in range(threads)])
+    _run_threads([functools.partial(work, k) for k in range(threads)])
 
     assert errors == []
     assert stores[0].verify_audit_chain() == threads * per_thread
@@ -456,8 +461,8 @@ def test_given_a_failing_write_when_many_submit_then_every_submit_gets_the_error
     writer = GroupCommitWriter(write)
 
     async def main() -> list[BaseException | None]:
-        return await asyncio.wait_for(asyncio.gather(
-            *(writer.submit([make_record(f"f-{n}")]) for n in range(200)), return_exceptions=True), timeout=10)
+        submits = (writer.submit([make_record(f"f-{n}")]) for n in range(200))
+        return await asyncio.wait_for(asyncio.gather(*submits, return_exceptions=True), timeout=10)
 
     try:
         results = asyncio.run(main())

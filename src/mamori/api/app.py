@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import re
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -37,6 +38,7 @@ _EVENT_SCHEMA = TypeAdapter(Event).json_schema(ref_template="#/components/schema
 # The event models are published once under components/schemas (where the references point).
 _EVENT_COMPONENTS: dict[str, Any] = _EVENT_SCHEMA.pop("$defs", {})
 _MAX_INT64 = 2**63 - 1
+_SPACE_OFFSET = re.compile(r"(?<=\d) (\d{2}:?\d{2})$")
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -67,6 +69,8 @@ def _time_param(value: str | None, name: str) -> int | None:
         return None
     from datetime import datetime
 
+    # An unencoded '+09:00' in a query string arrives as ' 09:00' ('+' means space there).
+    value = _SPACE_OFFSET.sub(r"+\1", value)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -82,7 +86,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = service or await asyncio.to_thread(RiskService.open, settings)
+        svc: RiskService = service if service is not None else await asyncio.to_thread(RiskService.open, settings)
         state["service"] = svc
         state["keys"] = KeyRing(svc.store)
         ensure_initial_key(settings, svc, state["keys"])
@@ -190,7 +194,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         data = await read_json(request)
         if not isinstance(data, dict):
             raise InvalidEvent("the body must be one event (a JSON object)",
-                               details=[{"field": "(body)", "message": "expected an object", "kind": "model_type"}])
+                               details=[{"field": "(body)", "message": "expected an object",
+                                         "kind": "model_type"}])
         event = parse_event(data)
         outcome = await svc().decide(event)
         body = outcome.body
@@ -201,14 +206,16 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     @app.post("/v1/events", tags=["events"], summary="Send a batch of events (all or nothing)",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                   "type": "object", "required": ["events"],
-                  "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA, "maxItems": 100000}}}}}}})
+                  "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA,
+                                            "maxItems": settings.max_batch}}}}}}})
     async def post_events(request: Request) -> Response:
         principal(request, "events:write")
         data = await read_json(request)
         items = data.get("events") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise InvalidEvent("the body must be {\"events\": [...]}",
-                               details=[{"field": "events", "message": "expected a list", "kind": "list_type"}])
+                               details=[{"field": "events", "message": "expected a list",
+                                         "kind": "list_type"}])
         if len(items) > settings.max_batch:
             raise InvalidRequest(f"at most {settings.max_batch} events per batch (got {len(items)})",
                                  details={"field": "events", "max": settings.max_batch})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from mamori.adapters.sql.store import ApiKey, SqlStore
 from mamori.kit.errors import Forbidden, Unauthenticated
 
-_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 SCOPES = {
     "events:write": "send events and ask for decisions",
@@ -60,7 +60,7 @@ class KeyRing:
         if scheme.lower() == "bearer":  # the auth scheme is case-insensitive (RFC 9110)
             token = rest.strip()
         parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != "mk" or not _KEY_ID.match(parts[1]) or not parts[2]:
+        if len(parts) != 3 or parts[0] != "mk" or not _KEY_ID.fullmatch(parts[1]) or not parts[2]:
             raise Unauthenticated("malformed API key")
         key = self._keys.get(parts[1])
         if key is None:

@@ -69,7 +69,7 @@ class RiskService:
         self.writer = GroupCommitWriter(store.write_accepted)
         self._seen: set[str] = set()
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self._rules_mtime = rules_mtime(rules_path)
+        self._rules_mtime = self._rules_signature()
         # The engine is not thread-safe: events are processed on the event loop, and a rule set swap
         # (which may run in a worker thread, it reads history) holds this lock so the two never overlap.
         self._engine_lock = asyncio.Lock()
@@ -183,7 +183,7 @@ class RiskService:
     def load_rules(self) -> tuple[Ruleset, Ruleset | None]:
         """Read and compile the rule files (thread-safe; the engine is not touched). A file that
         cannot be read is a :class:`RuleCompileError` like any other problem."""
-        self._rules_mtime = rules_mtime(self.rules_path)  # before reading: a broken edit is reported once
+        self._rules_mtime = self._rules_signature()  # before reading: a broken edit is reported once
         try:
             ruleset = load_ruleset(self.rules_path)
             shadow = load_ruleset(self.shadow_path) if self.shadow_path else None
@@ -223,7 +223,11 @@ class RiskService:
             return await asyncio.to_thread(self.apply_rules, ruleset, shadow, actor=actor)
 
     def activate(self, ruleset: Ruleset, shadow: Ruleset | None, *, actor: str) -> None:
-        fresh = self.engine.set_ruleset(ruleset, shadow=shadow)
+        try:
+            fresh = self.engine.set_ruleset(ruleset, shadow=shadow)
+        except ValueError as exc:  # the engine refused the pair and keeps the active one
+            origin = str(self.shadow_path or self.rules_path)
+            raise RuleCompileError(f"{origin}: {exc}", details={"file": origin, "line": 1, "column": 1}) from None
         if fresh:
             self._backfill(fresh)
         self.store.record_ruleset(ruleset.identity, ruleset.name, ruleset.version, ruleset.sources)
@@ -237,9 +241,14 @@ class RiskService:
         events = [parse_event(p) for p in self.store.iter_events_between(start_us, None)]
         self.engine.backfill(events, names)
 
+    def _rules_signature(self) -> tuple[tuple[str, int, int], ...]:
+        shadow = rules_mtime(self.shadow_path) if self.shadow_path else ()
+        return rules_mtime(self.rules_path) + shadow
+
     def rules_changed_on_disk(self) -> bool:
+        """Whether a rule file (active or shadow) was edited, added or removed since the last load."""
         try:
-            return rules_mtime(self.rules_path) != self._rules_mtime
+            return self._rules_signature() != self._rules_mtime
         except OSError:
             return False
 

@@ -315,7 +315,7 @@ _SECRET_PARAM = re.compile(r"([?&;][^=&;#]*pass[^=&;#]*=)[^&;#]*", re.IGNORECASE
 
 
 def _redact(url: str) -> str:
-    """Hide passwords in a database URL (in the user info or the query) before it reaches a message or a log."""
+    """Hide passwords in a database URL (user info or query) before it reaches a message or a log."""
     scheme, sep, rest = url.partition("://")
     if sep and "@" in rest:
         creds, host = rest.rsplit("@", 1)

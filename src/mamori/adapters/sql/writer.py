@@ -9,14 +9,17 @@ after its own records are durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from typing import cast
 
 from mamori.adapters.sql.store import AcceptedRecord
 from mamori.kit.errors import StorageUnavailable
 
 _STOP = object()
+_Submission = tuple[list[AcceptedRecord], "asyncio.Future[None]", asyncio.AbstractEventLoop]
 
 
 class GroupCommitWriter:
@@ -64,7 +67,7 @@ class GroupCommitWriter:
             stopped = StorageUnavailable("the event writer stopped")
             for item in leftovers:
                 if item is not _STOP:
-                    _records, future, loop = item  # type: ignore[misc]
+                    _records, future, loop = cast(_Submission, item)
                     _notify(loop, future, stopped)
 
     def _loop(self) -> None:
@@ -95,22 +98,24 @@ class GroupCommitWriter:
                 else:
                     # One bad submission must not fail the others it happened to be grouped with:
                     # write each on its own, so only requests whose own records fail see an error.
-                    for i, (own, _future, _loop) in enumerate(pending):  # type: ignore[misc]
+                    for i, item in enumerate(pending):
                         try:
-                            self._write(own)
+                            self._write(cast(_Submission, item)[0])
                         except BaseException as own_exc:
                             errors[i] = own_exc
-            for (_records, future, loop), error in zip(pending, errors, strict=True):  # type: ignore[misc]
+            for item, error in zip(pending, errors, strict=True):
+                _records, future, loop = cast(_Submission, item)
                 _notify(loop, future, error)
             if stop:
                 return
 
 
-def _notify(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None) -> None:
-    try:
+def _notify(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None],
+            error: BaseException | None) -> None:
+    # A RuntimeError means the submitter's event loop is closed: nobody waits for this future any
+    # more, and the writer thread must not die of it (every later submit would hang).
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, future, error)
-    except RuntimeError:
-        pass  # the submitter's event loop is closed: nobody waits for this future any more
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
