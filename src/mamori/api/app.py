@@ -92,6 +92,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
+        snapshots = asyncio.create_task(_snapshot_periodically(svc, settings.snapshot_interval_s))
         loop = asyncio.get_running_loop()
         reloads: set[asyncio.Task[None]] = set()
 
@@ -102,13 +103,19 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
-        log.info("mamori %s ready: %d events restored, rule set %s", __version__, svc.restored,
-                 svc.engine.ruleset.identity)
+        log.info("mamori %s ready: state from snapshot up to event #%d, %d events replayed, rule set %s",
+                 __version__, svc.restored_from_snapshot, svc.restored, svc.engine.ruleset.identity)
         try:
             yield
         finally:
             poller.cancel()
+            snapshots.cancel()
             if service is None:
+                try:
+                    await svc.save_snapshot()
+                except Exception:
+                    log.exception("could not write the engine snapshot at shutdown (the next start "
+                                  "replays more events, nothing is lost)")
                 await asyncio.to_thread(svc.close)
 
     app = FastAPI(title="mamori", version=__version__, lifespan=lifespan,
@@ -198,10 +205,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                                          "kind": "model_type"}])
         event = parse_event(data)
         outcome = await svc().decide(event)
-        body = outcome.body
         if outcome.duplicate:
-            body = {**body, "duplicate": True}
-        return _json(body)
+            return _json({**orjson.loads(outcome.body), "duplicate": True})
+        return Response(outcome.body, media_type="application/json")
 
     @app.post("/v1/events", tags=["events"], summary="Send a batch of events (all or nothing)",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -221,8 +227,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                                  details={"field": "events", "max": settings.max_batch})
         events = parse_batch(items)
         outcomes = await svc().ingest(events)
-        results = [{"event_id": o.body["event_id"], "decision": o.body["decision"], "score": o.body["score"],
-                    "rules": [r["id"] for r in o.body["rules"]], "duplicate": o.duplicate} for o in outcomes]
+        results = [{"event_id": o.event_id, "decision": o.decision, "score": o.score, "rules": o.rules,
+                    "duplicate": o.duplicate} for o in outcomes]
         return _json({"accepted": sum(not o.duplicate for o in outcomes),
                       "duplicates": sum(o.duplicate for o in outcomes), "results": results})
 
@@ -292,6 +298,18 @@ async def _reload(service: RiskService, actor: str) -> None:
         log.error("rule set not reloaded, keeping %s: %s", service.engine.ruleset.identity, exc.message)
     except Exception:
         log.exception("rule set not reloaded, keeping %s", service.engine.ruleset.identity)
+
+
+async def _snapshot_periodically(service: RiskService, interval: float) -> None:
+    """Save the engine state now and then, so that a restart after a crash replays little."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.save_snapshot()
+        except Exception:
+            log.exception("could not write the engine snapshot; retrying in %.0f s", interval)
 
 
 async def _watch(service: RiskService, keys: KeyRing, interval: float) -> None:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
                                            "shadow (logged on every decision, never acting).")
     rules_reload_interval_s: float = Field(default=2.0, ge=0, description="How often to look for changed "
                                            "rule files (0 = never; SIGHUP or the API still reload).")
+    snapshot_interval_s: float = Field(default=1800.0, ge=0, description="How often to save the engine "
+                                       "state so a restart replays only newer events (0 = only at shutdown).")
     geo_country_mmdb: str | None = None
     geo_asn_mmdb: str | None = None
     geo_network_classes: str | None = None

@@ -154,6 +154,7 @@ class Engine:
     def __init__(self, ruleset: Ruleset, *, geo: GeoProvider | None = None, shadow: Ruleset | None = None,
                  home_country: str = "JP") -> None:
         self.geo = geo
+        self.home_country = home_country
         self.plugins: list[FeaturePlugin] = builtin_plugins(home_country=home_country)
         self._builtin_computes = computes_of(self.plugins)
         self._stateful = [p for p in self.plugins if not getattr(p, "stateless", False)]

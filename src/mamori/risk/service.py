@@ -9,7 +9,11 @@ backfilled from stored history.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,20 +34,71 @@ from mamori.risk.rules.model import Ruleset
 log = logging.getLogger("mamori.risk")
 
 
+IDEMPOTENCY_HORIZON_S = 7 * 86400.0
+SNAPSHOT_MAGIC = b"MAMORI-ENGINE-SNAPSHOT 1\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    body: dict[str, Any]
+    """A decision as the API returns it: the stored JSON body and a summary of it."""
+
+    body: bytes
+    event_id: str
+    decision: str
+    score: int
+    rules: tuple[str, ...]
     duplicate: bool
 
+    @classmethod
+    def from_body(cls, body: bytes, *, duplicate: bool) -> Outcome:
+        data = orjson.loads(body)
+        return cls(body, data["event_id"], data["decision"], data["score"],
+                   tuple(r["id"] for r in data["rules"]), duplicate)
 
-def to_record(event: EventBase, decision: Decision, body: dict[str, Any], received_us: int) -> AcceptedRecord:
+
+def to_record(event: EventBase, decision: Decision, body: bytes, received_us: int) -> AcceptedRecord:
     return AcceptedRecord(
         event_id=event.id, event_type=decision.event_type, account_id=event.account_id,
         occurred_at_us=int(event.occurred_at.timestamp() * 1_000_000), received_at_us=received_us,
         payload=event.model_dump_json(exclude_none=True), decision=decision.verdict.name,
         score=decision.score, ruleset=decision.ruleset, alert=decision.alert,
-        rule_ids=tuple(r.id for r in decision.rules), body=orjson.dumps(body).decode(),
+        rule_ids=tuple(r.id for r in decision.rules), body=body.decode(),
         decided_at_us=now_us())
+
+
+class RecentIds:
+    """The idempotency index: ids of events that occurred within ``horizon_s`` of the newest one.
+
+    Memory stays bounded however long the server runs. An event older than the horizon is not
+    assumed new: :meth:`covers` says so and the caller asks the store."""
+
+    def __init__(self, horizon_s: float = IDEMPOTENCY_HORIZON_S) -> None:
+        self.horizon_s = horizon_s
+        self._ids: set[str] = set()
+        self._order: deque[tuple[float, str]] = deque()
+        self._newest = float("-inf")
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def covers(self, ts: float) -> bool:
+        return ts >= self._newest - self.horizon_s
+
+    def add(self, event_id: str, ts: float) -> None:
+        self._ids.add(event_id)
+        self._order.append((ts, event_id))
+        if ts > self._newest:
+            self._newest = ts
+        cutoff = self._newest - self.horizon_s
+        order = self._order
+        while order and order[0][0] < cutoff:
+            self._ids.discard(order.popleft()[1])
+
+    def discard(self, event_id: str) -> None:
+        self._ids.discard(event_id)
 
 
 def rules_mtime(path: Path) -> tuple[tuple[str, int, int], ...]:
@@ -61,19 +116,21 @@ def rules_mtime(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 class RiskService:
     def __init__(self, *, engine: Engine, store: SqlStore, rules_path: Path,
-                 shadow_path: Path | None = None) -> None:
+                 shadow_path: Path | None = None, snapshot_path: Path | None = None) -> None:
         self.engine = engine
         self.store = store
         self.rules_path = rules_path
         self.shadow_path = shadow_path
+        self.snapshot_path = snapshot_path
         self.writer = GroupCommitWriter(store.write_accepted)
-        self._seen: set[str] = set()
+        self._seen = RecentIds()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._rules_mtime = self._rules_signature()
         # The engine is not thread-safe: events are processed on the event loop, and a rule set swap
         # (which may run in a worker thread, it reads history) holds this lock so the two never overlap.
         self._engine_lock = asyncio.Lock()
-        self.restored = 0
+        self.restored = 0  # events replayed into the engine at start-up
+        self.restored_from_snapshot = 0  # events covered by the snapshot loaded at start-up
 
     @classmethod
     def open(cls, settings: Settings) -> RiskService:
@@ -83,23 +140,82 @@ class RiskService:
         shadow = load_ruleset(settings.shadow_rules_path) if settings.shadow_rules_path else None
         store = SqlStore(settings.resolved_database_url(), synchronous=settings.sqlite_synchronous)
         engine = Engine(ruleset, geo=geo, shadow=shadow, home_country=settings.home_country)
+        snapshot = settings.data_dir / "engine.snapshot"
         service = cls(engine=engine, store=store, rules_path=rules_path,
-                      shadow_path=settings.shadow_rules_path)
+                      shadow_path=settings.shadow_rules_path, snapshot_path=snapshot)
         service.restore()
         store.record_ruleset(ruleset.identity, ruleset.name, ruleset.version, ruleset.sources)
         return service
 
     def restore(self) -> None:
-        """Rebuild feature state and the idempotency index from every stored event."""
-        for payload, verdict in self.store.iter_history():
-            event = parse_event(payload)
-            self.engine.restore(event, verdict)
-            self._seen.add(event.id)
+        """Rebuild feature state: from the snapshot if there is a usable one, then from the events
+        stored after it (or from every stored event). Then reload the recent ids for idempotency."""
+        after_seq, missing = self._load_snapshot()
+        for payload, verdict in self.store.iter_history(after_seq=after_seq):
+            self.engine.restore(parse_event(payload), verdict)
             self.restored += 1
+        if missing:
+            self._backfill(missing)
+        newest = self.store.newest_occurred_at_us()
+        if newest is not None:
+            since = newest - int(self._seen.horizon_s * 1_000_000)
+            for event_id in self.store.event_ids(occurred_since_us=since):
+                self._seen.add(event_id, newest / 1_000_000)
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def _load_snapshot(self) -> tuple[int, list[str]]:
+        """(sequence number the snapshot covers, window features to backfill); (0, []) without one."""
+        path = self.snapshot_path
+        if path is None or not path.exists():
+            return 0, []
+        try:
+            raw = path.read_bytes()
+            if not raw.startswith(SNAPSHOT_MAGIC):
+                raise ValueError("not a mamori snapshot file")
+            header_end = raw.index(b"\n", len(SNAPSHOT_MAGIC))
+            header = orjson.loads(raw[len(SNAPSHOT_MAGIC):header_end])
+            body = raw[header_end + 1:]
+            if hashlib.sha256(body).hexdigest() != header["sha256"]:
+                raise ValueError("checksum mismatch")
+            if int(header["seq"]) > self.store.last_seq():
+                raise ValueError("snapshot is newer than the store (was the database replaced?)")
+            missing = self.engine.load_snapshot(body)
+        except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
+            log.warning("engine snapshot %s not used (%s); rebuilding from every stored event", path, exc)
+            self.engine = Engine(self.engine.ruleset, geo=self.engine.geo, shadow=self.engine.shadow,
+                                 home_country=self.engine.home_country)
+            return 0, []
+        log.info("engine state loaded from %s (events up to #%s)", path, header["seq"])
+        self.restored_from_snapshot = int(header["seq"])
+        return int(header["seq"]), missing
+
+    async def save_snapshot(self) -> int | None:
+        """Write the engine state atomically (temp file, fsync, rename) at a consistent point:
+        event processing paused and every decided event durable. Returns the covered sequence."""
+        path = self.snapshot_path
+        if path is None:
+            return None
+        async with self._engine_lock:
+            await self.drain()
+            seq = await asyncio.to_thread(self.store.last_seq)
+            body = self.engine.snapshot()
+        header = orjson.dumps({"seq": seq, "sha256": hashlib.sha256(body).hexdigest(),
+                               "ruleset": self.engine.ruleset.identity, "created_at": time.time()})
+        await asyncio.to_thread(_write_atomically, path, SNAPSHOT_MAGIC + header + b"\n" + body)
+        log.info("engine snapshot written: %s (events up to #%d, %d bytes)", path, seq, len(body))
+        return seq
 
     def close(self) -> None:
         self.writer.close()
         self.store.close()
+
+    async def _known(self, event: EventBase) -> bool:
+        """Whether ``event.id`` was already accepted (the store is asked only for very old events)."""
+        if event.id in self._seen:
+            return True
+        if self._seen.covers(event.occurred_at.timestamp()):
+            return False
+        return await asyncio.to_thread(self.store.has_event, event.id)
 
     async def decide(self, event: EventBase) -> Outcome:
         """Decide one event; the answer is returned only after the event is durable."""
@@ -111,20 +227,24 @@ class RiskService:
         outcomes: list[Outcome | None] = []
         records: list[AcceptedRecord] = []
         waits: list[asyncio.Future[None]] = []
+        batch_ids: dict[str, Outcome] = {}
         async with self._engine_lock:
             try:
                 for event in events:
-                    if event.id in self._seen:
+                    if await self._known(event):
                         pending = self._pending.get(event.id)
                         if pending is not None:
                             waits.append(pending)
                         outcomes.append(None)
                         continue
                     decision = self.engine.process(event)
-                    body = decision.to_dict()
+                    body = orjson.dumps(decision.to_dict())
                     records.append(to_record(event, decision, body, received))
-                    self._seen.add(event.id)
-                    outcomes.append(Outcome(body, duplicate=False))
+                    self._seen.add(event.id, event.occurred_at.timestamp())
+                    outcome = Outcome(body, event.id, decision.verdict.name, decision.score,
+                                      tuple(r.id for r in decision.rules), duplicate=False)
+                    batch_ids[event.id] = outcome
+                    outcomes.append(outcome)
             except BaseException:
                 # Nothing of this batch is written: forget its ids, so that they are not taken for
                 # (never stored) duplicates later.
@@ -138,10 +258,12 @@ class RiskService:
         result = []
         for event, outcome in zip(events, outcomes, strict=True):
             if outcome is None:
-                own = next((o for e, o in zip(events, outcomes, strict=True) if o and e.id == event.id), None)
-                body = (own.body if own is not None
-                        else await asyncio.to_thread(self.store.get_decision, event.id))
-                outcome = Outcome(body, duplicate=True)
+                own = batch_ids.get(event.id)
+                if own is not None:
+                    outcome = Outcome(own.body, own.event_id, own.decision, own.score, own.rules, duplicate=True)
+                else:
+                    stored = await asyncio.to_thread(self.store.get_decision, event.id)
+                    outcome = Outcome.from_body(orjson.dumps(stored), duplicate=True)
             result.append(outcome)
         return result
 
@@ -237,7 +359,11 @@ class RiskService:
 
     def _backfill(self, names: list[str]) -> None:
         longest = max(d.window_s for d in self.engine.aggregates.definitions if d.name in names)
-        start_us = now_us() - int(longest * 1_000_000) - 86_400_000_000  # a day of slack for late events
+        newest = self.store.newest_occurred_at_us()
+        if newest is None:
+            return
+        # Measured from the newest stored event (not the wall clock), with a day of slack for late events.
+        start_us = newest - int(longest * 1_000_000) - 86_400_000_000
         events = [parse_event(p) for p in self.store.iter_events_between(start_us, None)]
         self.engine.backfill(events, names)
 
@@ -265,6 +391,20 @@ def _unreadable_file(exc: OSError | UnicodeDecodeError, paths: list[Path]) -> st
             except (OSError, UnicodeDecodeError):
                 return f.name
     return str(paths[0])
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def open_geo(settings: Settings) -> GeoProvider:

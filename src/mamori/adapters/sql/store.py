@@ -115,9 +115,10 @@ class SqlStore:
             raise StorageUnavailable(f"could not store {len(records)} event(s): "
                                      f"{exc.__class__.__name__}") from exc
 
-    def iter_history(self, *, batch: int = 5000) -> Iterator[tuple[str, str]]:
-        """(event payload JSON, decision verdict) for every accepted event, in acceptance order."""
-        last = 0
+    def iter_history(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[tuple[str, str]]:
+        """(event payload JSON, decision verdict) for every accepted event after ``after_seq``, in
+        acceptance order."""
+        last = after_seq
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
@@ -149,9 +150,27 @@ class SqlStore:
                 last = seq
                 yield payload
 
-    def event_ids(self) -> set[str]:
+    def event_ids(self, *, occurred_since_us: int | None = None) -> set[str]:
+        """Ids of stored events (only those that occurred at or after ``occurred_since_us``)."""
+        stmt = select(events.c.event_id)
+        if occurred_since_us is not None:
+            stmt = stmt.where(events.c.occurred_at_us >= occurred_since_us)
         with self.engine.connect() as conn:
-            return set(conn.execute(select(events.c.event_id)).scalars())
+            return set(conn.execute(stmt).scalars())
+
+    def has_event(self, event_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(events.c.seq).where(events.c.event_id == event_id)).first() is not None
+
+    def last_seq(self) -> int:
+        """The acceptance sequence number of the newest stored event (0 when empty)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+    def newest_occurred_at_us(self) -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(events.c.occurred_at_us))).scalar()
+        return None if value is None else int(value)
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
