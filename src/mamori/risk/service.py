@@ -254,16 +254,17 @@ class RiskService:
             await self._write(records)
         for wait in waits:
             await asyncio.shield(wait)
-        result = []
-        for event, outcome in zip(events, outcomes, strict=True):
-            if outcome is None:
-                own = batch_ids.get(event.id)
-                if own is not None:
-                    outcome = Outcome(own.body, own.event_id, own.decision, own.score, own.rules, duplicate=True)
-                else:
-                    stored = await asyncio.to_thread(self.store.get_decision, event.id)
-                    outcome = Outcome.from_body(orjson.dumps(stored), duplicate=True)
-            result.append(outcome)
+        result: list[Outcome] = []
+        for event, maybe in zip(events, outcomes, strict=True):
+            if maybe is not None:
+                result.append(maybe)
+                continue
+            own = batch_ids.get(event.id)
+            if own is not None:
+                result.append(Outcome(own.body, own.event_id, own.decision, own.score, own.rules, duplicate=True))
+            else:
+                stored = await asyncio.to_thread(self.store.get_decision, event.id)
+                result.append(Outcome.from_body(orjson.dumps(stored), duplicate=True))
         return result
 
     async def _write(self, records: list[AcceptedRecord]) -> None:
