@@ -158,3 +158,12 @@ def test_engine_benchmark_prints_its_figures_last():
     assert last.startswith("engine events_per_s=")
     fields = dict(part.split("=") for part in last.split()[1:])
     assert float(fields["events_per_s"]) > 0 and float(fields["p99_ms"]) >= float(fields["p50_ms"])
+
+
+def test_openapi_prints_the_api_document_without_a_server():
+    doc = json.loads(run("openapi").output)
+    assert doc["openapi"].startswith("3.")
+    for path in ("/v1/decisions", "/v1/events", "/v1/alerts", "/v1/rulesets/reload"):
+        assert path in doc["paths"]
+    body = doc["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "oneOf" in body or "$ref" in body or "anyOf" in body

@@ -83,6 +83,19 @@ def schema(out: Path | None) -> None:
 
 
 @main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file instead of stdout.")
+def openapi(out: Path | None) -> None:
+    """Print the OpenAPI document of the HTTP API (no server needed)."""
+    from mamori.api.app import create_app
+
+    data = orjson.dumps(create_app(_settings()).openapi(), option=orjson.OPT_INDENT_2) + b"\n"
+    if out:
+        out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@main.command()
 @click.argument("events_file", type=click.File("rb"))
 @click.option("--rules", "rules_path", type=click.Path(path_type=Path, exists=True), default=None,
               help="Rule set directory (default: the built-in rules).")
