@@ -20,8 +20,8 @@ Layout and complexity (n = observations held, w = observations in a window):
 * ``count``/``sum``: two C-level bisects (one when ``end`` >= newest), O(log n), no allocation.
 * ``distinct``: one cursor per window length, holding ``[lo, hi)`` = the window's index range and
   an item -> multiplicity dict. Queries at non-decreasing ``end`` slide it forward, O(1)
-  amortized; late inserts update it in O(1) per cursor. A query behind the cursor is computed
-  from the slice, O(w), leaving the cursor where it was.
+  amortized; late inserts update it in O(1) per cursor. A query behind the cursor leaves it
+  where it is and costs O(min(w, d + distinct items)), d = observations between the two ends.
 * retention: observations older than ``newest - retention_s`` are dropped in batches when the
   lists have doubled since the last collection (amortized O(1)); late events already older than
   that are ignored on arrival. Memory is at most ~2x the retention's worth (min 64 entries).
@@ -133,12 +133,8 @@ class Series:
         if window_s > self._retention:
             raise ValueError(f"window {window_s}s exceeds retention {self._retention}s")
         c = self._cursors.get(window_s)
-        if c is not None and end < c.end:  # behind the cursor: compute from the slice
-            t = self._ts
-            hi = bisect_right(t, end)
-            items = set(self._items[bisect_right(t, end - window_s, 0, hi) : hi])
-            items.discard(None)
-            return len(items)
+        if c is not None and end < c.end:  # behind the cursor: leave it where it is
+            return self._distinct_behind(c, end, window_s)
         if c is None:
             c = self._cursors[window_s] = _Cursor()
             self._seek(c, end, window_s)
@@ -196,6 +192,29 @@ class Series:
         c.hi = hi
         c.end = end
         c.low = low
+
+    def _distinct_behind(self, c: _Cursor, end: float, window_s: float) -> int:
+        # The window is [lo, hi) with lo <= c.lo and hi <= c.hi. Either count the slice, O(hi - lo),
+        # or patch a copy of the cursor's counts (+[lo, c.lo) -[hi, c.hi)), whichever is cheaper.
+        t, items = self._ts, self._items
+        hi = bisect_right(t, end, 0, c.hi)
+        lo = bisect_right(t, end - window_s, 0, hi)
+        if len(c.counts) + (c.hi - hi) + (c.lo - lo) >= hi - lo:
+            found = set(items[lo:hi])
+            found.discard(None)
+            return len(found)
+        counts = c.counts.copy()
+        for it in items[lo : c.lo]:
+            if it is not None:
+                counts[it] = counts.get(it, 0) + 1
+        for it in items[hi : c.hi]:
+            if it is not None:
+                k = counts[it] - 1
+                if k:
+                    counts[it] = k
+                else:
+                    del counts[it]
+        return len(counts)
 
     def _collect(self) -> None:
         t = self._ts

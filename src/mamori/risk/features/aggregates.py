@@ -8,8 +8,9 @@ same stream (same types, filter, key and fields) share one time series per key; 
 
 Each stream keeps its longest window plus ``allowed_lateness_s`` (the rule set's
 ``allowed_lateness``, default 15 minutes) of history: an event up to that late is placed exactly;
-an event later than that still counts in later windows but cannot see history older than the
-retention.
+an event later than that (older than the newest one by more than a stream's retention) is not
+added to the windows at all, and its own window values are approximate: raise ``allowed_lateness``
+if a source delivers that late.
 """
 
 from __future__ import annotations
