@@ -170,3 +170,36 @@ def test_docs_features_md_is_generated_from_the_registry():
 
     text = (Path(__file__).parent.parent / "docs" / "features.md").read_text(encoding="utf-8")
     assert text == render_markdown(), "regenerate: python -m mamori.risk.features.docs > docs/features.md"
+
+
+def _fail(i: int, minutes: float, **kw) -> dict:
+    return _login(i, minutes, result="failure", method="password", device_id="attacker", ip="3.112.5.5", **kw)
+
+
+def test_given_configured_thresholds_when_failures_accumulate_then_locks_follow_the_policy():
+    rules = ("ruleset: {name: l, version: 1}\nlists: {lockout_threshold: 3, lockout_minutes: 10,"
+             " lockout_permanent_after: 2, lockout_period_hours: 1}\nrules:\n"
+             "  - {id: P, description: p, events: [login], score: 0,"
+             " when: 'login_locked == login_locked and login_lock_remaining_s >= 0 and login_consecutive_failures >= 0"
+             " and login_locks_in_period >= 0 and login_lock_permanent == login_lock_permanent'}\n")
+    engine = _engine(rules)
+    seen = [engine.process(parse_event(_fail(i, i))).features for i in range(3)]
+    assert [f["login_locked"] for f in seen] == [False, False, True]
+    assert seen[2]["login_lock_remaining_s"] == 600 and seen[2]["login_locks_in_period"] == 1
+    assert seen[1]["login_consecutive_failures"] == 2
+    after = engine.process(parse_event(_fail(10, 13))).features           # 13 min: first lock over
+    assert after["login_locked"] is False and after["login_consecutive_failures"] == 1
+    for i in range(11, 13):
+        last = engine.process(parse_event(_fail(i, 14 + i - 11))).features
+    assert last["login_locked"] is True and last["login_lock_permanent"] is True   # 2nd lock within 1 h
+    later = engine.process(parse_event(_fail(20, 600))).features
+    assert later["login_locked"] is True
+    engine.process(parse_event({"id": "u", "type": "account_unlock", "account_id": "a1", "operator_id": "op",
+                                "reason": "reidentified", "occurred_at": (T0 + timedelta(minutes=601)).isoformat()}))
+    assert engine.process(parse_event(_fail(21, 602))).features["login_locked"] is False
+
+
+def test_given_a_passkey_attempt_then_lock_features_do_not_apply():
+    d = _engine("ruleset: {name: l, version: 1}\nrules:\n  - {id: P, description: p, events: [login], score: 0,"
+                " when: 'login_locked is None'}\n").process(parse_event(_login(1, 0)))
+    assert [r.id for r in d.rules] == ["P"]

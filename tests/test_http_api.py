@@ -87,6 +87,7 @@ def event(kind: str, *, account: str | None = None, at: datetime | None = None, 
                               "amount_jpy": "250000"},
         "holdings_snapshot": {"positions": [{"symbol": "7203", "quantity": "300", "market_value_jpy": "855000"},
                                             {"symbol": "9984", "quantity": "0"}]},
+        "account_unlock": {"operator_id": "op-1", "reason": "false_positive"},
     }
     return {**base, **defaults[kind], **fields}
 
@@ -392,7 +393,7 @@ def test_password_lockout(api: httpx.Client) -> None:
     for b in results[4:]:
         lock = next(r for r in b["rules"] if r["id"] == "LOGIN-LOCK-001")
         assert b["decision"] == "block"
-        assert lock["values"]["acct_pw_fail_unknown_15m"] >= 5
+        assert lock["values"]["login_locked"] is True
 
 
 # -- idempotency --------------------------------------------------------------------------------------
@@ -1022,3 +1023,42 @@ def test_sighup_reloads_the_rule_files(reload_srv: RunningServer, rules_dir: Pat
         assert "hot.yaml:" in reload_srv.log()
         assert _login(api, "acct-hot")["decision"] == "block"
     assert_healthy(reload_srv)
+
+
+def test_unlock_needs_the_accounts_scope_is_audited_and_ends_a_permanent_lock(srv: RunningServer) -> None:
+    """Given a permanently locked account, when an operator with accounts:admin unlocks it, then the
+    next login from the same unknown device is no longer blocked and the audit log names the action."""
+    server = srv
+    account = "acct-unlock"
+    with server.client(server.admin_key) as c:
+        def login(i: int, result: str) -> dict[str, Any]:
+            r = c.post("/v1/decisions", json={
+                "id": f"unl-{i}", "type": "login", "account_id": account, "result": result, "method": "password",
+                "ip": "3.112.5.5", "device_id": "dev-attacker",
+                "occurred_at": f"2026-03-02T0{i // 60}:{i % 60:02d}:00+00:00"})
+            assert r.status_code == 200, r.text
+            return r.json()
+        minute = 0
+        for lock in range(3):  # three locks within 12 h: the third is permanent
+            for _ in range(5):
+                login(minute, "failure")
+                minute += 1
+            minute += 60 * (2 ** lock) - 4 if lock < 2 else 0
+        assert "LOGIN-LOCK-001" in [r["id"] for r in login(minute + 1, "success")["rules"]]
+        bad = c.post(f"/v1/accounts/{account}/unlock", json={"operator_id": "op-1", "reason": "because"})
+        assert bad.status_code == 422
+    reader = run_cli("keys", "create", "--name", "reader", "--scope", "decisions:read",
+                     data_dir=server.data_dir).stdout.strip()
+    with server.client(reader) as c:
+        assert c.post(f"/v1/accounts/{account}/unlock",
+                      json={"operator_id": "op-1", "reason": "reidentified"}).status_code == 403
+    with server.client(server.admin_key) as c:
+        ok = c.post(f"/v1/accounts/{account}/unlock",
+                    json={"operator_id": "op-1", "reason": "reidentified", "reference": "CASE-9"})
+        assert ok.status_code == 200 and ok.json()["unlocked"] is True
+        after = c.post("/v1/decisions", json={
+            "id": "unl-after", "type": "login", "account_id": account, "result": "success", "method": "password",
+            "ip": "3.112.5.5", "device_id": "dev-attacker", "occurred_at": "2026-03-02T12:00:00+00:00"}).json()
+        assert "LOGIN-LOCK-001" not in [r["id"] for r in after["rules"]]
+    audit = run_cli("audit", "verify", data_dir=server.data_dir).stdout
+    assert "chain intact" in audit

@@ -13,14 +13,16 @@ import contextlib
 import logging
 import re
 import signal
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -34,6 +36,16 @@ from mamori.kit.settings import Settings
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.api")
+
+
+class UnlockRequest(BaseModel):
+    """Who unlocks, and on what grounds (recorded in the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operator_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$")
+    reason: Literal["reidentified", "false_positive"]
+    reference: str | None = Field(default=None, min_length=1, max_length=128)
 
 _EVENT_SCHEMA = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
 # The event models are published once under components/schemas (where the references point).
@@ -263,6 +275,21 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         rows = await asyncio.to_thread(svc().store.query_alerts, status=status, account_id=account_id,
                                        limit=limit, before_id=cursor)
         return _json({"alerts": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
+
+    @app.post("/v1/accounts/{account_id}/unlock", tags=["accounts"],
+              summary="Lift login locks after the customer was identified again (audited)")
+    async def unlock_account(request: Request, account_id: str, body: UnlockRequest) -> Response:
+        p = principal(request, "accounts:admin")
+        now = datetime.now(UTC)
+        event = parse_event({"id": f"unlock-{uuid.uuid4().hex}", "type": "account_unlock",
+                             "occurred_at": now.isoformat(), "account_id": account_id,
+                             "operator_id": body.operator_id, "reason": body.reason,
+                             **({"reference": body.reference} if body.reference else {})})
+        outcome = await svc().decide(event)
+        await asyncio.to_thread(svc().store.audit, actor=f"api-key:{p.key_id}", action="account.unlock",
+                                target=account_id, details={"operator_id": body.operator_id, "reason": body.reason,
+                                                            "reference": body.reference, "event_id": event.id})
+        return _json({"account_id": account_id, "unlocked": True, "event_id": outcome.event_id})
 
     @app.get("/v1/rulesets/active", tags=["rules"], summary="The active (and shadow) rule set")
     async def active_ruleset(request: Request) -> Response:

@@ -22,6 +22,7 @@ SCOPES = {
     "events:write": "send events and ask for decisions",
     "decisions:read": "read decisions and alerts",
     "rules:admin": "reload and inspect rule sets",
+    "accounts:admin": "operator actions on customer accounts (unlock after re-identification)",
     "admin": "everything, including API key management",
 }
 

@@ -38,6 +38,7 @@ JAPANESE_NAMES: dict[str, str] = {
     "crypto_deposit": "暗号資産の入庫",
     "crypto_withdrawal": "暗号資産の出庫",
     "holdings_snapshot": "保有残高スナップショット",
+    "account_unlock": "ロック解除（本人再確認後）",
 }
 """The Japanese name of each event type, shown in parentheses in the section headings."""
 
@@ -92,6 +93,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         {"symbol": "7203", "quantity": "1000", "market_value_jpy": "2850000"},
         {"symbol": "9984", "quantity": "200", "market_value_jpy": "1720000"},
     ]),
+    "account_unlock": _envelope(12, type="account_unlock", operator_id="op-tanaka", reason="reidentified",
+                                reference="CASE-2024-0412"),
 }
 """One complete example per event type: every field of the model is present."""
 

@@ -273,9 +273,23 @@ class HoldingsSnapshot(EventBase):
     positions: list[Position] = Field(max_length=10_000, description="Every position held.")
 
 
+class AccountUnlock(EventBase):
+    """An operator lifted a lock after identifying the customer again (the only way to end a
+    permanent lock). mamori's own unlock API sends this event; a firm whose own back office unlocks
+    accounts sends it too, so that mamori's lock state follows."""
+
+    type: Literal["account_unlock"] = Field(description="Event type.")
+    operator_id: Identifier = Field(description="The operator who unlocked the account.")
+    reason: Literal["reidentified", "false_positive"] = Field(
+        description="reidentified: the customer proved their identity again (e.g. a call-back to the "
+        "registered phone and ID check); false_positive: the lock was not caused by an attack.")
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="The firm's ticket or case reference for the re-identification.")
+
+
 Event = Annotated[
     LoginAttempt | Logout | SettingsChange | Order | OrderCancel | Execution | FiatDeposit
-    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot,
+    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock,
     Field(discriminator="type"),
 ]
 
@@ -291,6 +305,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
     "crypto_deposit": CryptoDeposit,
     "crypto_withdrawal": CryptoWithdrawal,
     "holdings_snapshot": HoldingsSnapshot,
+    "account_unlock": AccountUnlock,
 }
 
 MONEY_MOVEMENT_TYPES = frozenset({"fiat_withdrawal", "crypto_withdrawal", "order"})

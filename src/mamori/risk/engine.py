@@ -174,6 +174,10 @@ class Engine:
         self._fresh_streams = aggregates.adopt(self.aggregates)
         self.aggregates = aggregates
         self.computes: dict[str, Compute] = {**self._builtin_computes, **computes_of([aggregates])}
+        for plugin in self.plugins:
+            configure = getattr(plugin, "configure", None)
+            if configure is not None:
+                configure(ruleset.lists)  # e.g. lockout thresholds from the rule set's constants
         self.ruleset, self.shadow = ruleset, shadow
         self._active = _by_type(ruleset, "active")
         self._shadow_mode = _by_type(ruleset, "shadow")
