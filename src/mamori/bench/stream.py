@@ -40,6 +40,24 @@ class _Customer:
         self.hour = rng.choice([7, 8, 12, 19, 20, 21, 22])
 
 
+def history(*, seed: int = 7, customers: int = 20_000, start: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """What a firm imports before going live: each customer's holdings and one earlier login from
+    each of their devices, a day before the stream starts (so that the stream is not a cold start
+    in which every device and every symbol is new)."""
+    rng = random.Random(seed)
+    people = [_Customer(rng, i) for i in range(customers)]
+    t = (start or datetime(2026, 3, 2, 0, 0, tzinfo=UTC)) - timedelta(days=1)
+    for c in people:
+        yield {"id": f"hist-{seed}-{c.account}-h", "type": "holdings_snapshot", "account_id": c.account,
+               "occurred_at": t.isoformat(),
+               "positions": [{"symbol": s, "quantity": str(rng.choice([100, 200, 500, 1000])),
+                              "market_value_jpy": str(rng.randrange(100, 5000) * 1000)} for s in c.symbols]}
+        for device, ip, ua in ((c.device, c.home_ip, UA_DESKTOP), (c.mobile_device, c.mobile_ip, UA_APP)):
+            yield {"id": f"hist-{seed}-{device}", "type": "login", "account_id": c.account,
+                   "occurred_at": t.isoformat(), "ip": ip, "device_id": device, "user_agent": ua,
+                   "result": "success", "method": "passkey"}
+
+
 def generate(n_events: int, *, seed: int = 7, customers: int = 20_000,
              start: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Yield ``n_events`` event dicts (the wire format) in roughly time order."""
