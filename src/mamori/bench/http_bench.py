@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from mamori.bench.stream import generate
+from mamori.bench.stream import generate, history
+
+CUSTOMERS = 20_000
 
 
 def _free_port() -> int:
@@ -70,11 +72,11 @@ async def _one_connection(host: str, port: int, path: str, key: str, bodies: lis
 
 
 def _load_process(url: str, key: str, seconds: float, connections: int, rate: int, seed: int,
-                  result: Any) -> None:
+                  id_prefix: str, result: Any) -> None:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     n_max = int(seconds * 6000) + 1000
-    bodies = [orjson.dumps(e) for e in generate(n_max, seed=seed, customers=50_000)]
+    bodies = [orjson.dumps(e) for e in generate(n_max, seed=seed, customers=CUSTOMERS, id_prefix=id_prefix)]
     latencies: list[float] = []
     errors: list[int] = []
     interval = connections / rate if rate else 0.0
@@ -126,9 +128,10 @@ def run(*, seconds: float = 20.0, connections: int = 32, rate: int = 0, url: str
     if not key:
         raise ValueError("--key is required with --url")
     try:
+        imported = _import_history(url, key, seed)
         # Warm-up: let the server load IP data and compile rules before timing.
-        warm = _run_load(url, key, 2.0, connections, 0, seed + 1)
-        r = _run_load(url, key, seconds, connections, rate, seed)
+        warm = _run_load(url, key, 2.0, connections, 0, seed, "warm")
+        r = _run_load(url, key, seconds, connections, rate, seed, "timed")
         out: dict[str, Any] = {
             "requests": r["requests"], "errors": r["errors"],
             "decisions_per_s": (r["requests"] - r["errors"]) / r["elapsed"],
@@ -140,7 +143,7 @@ def run(*, seconds: float = 20.0, connections: int = 32, rate: int = 0, url: str
 
             store = SqlStore(f"sqlite:///{Path(tmp.name) / 'mamori.db'}")
             out["stored"] = store.count_events()
-            out["answered_ok"] = warm["requests"] - warm["errors"] + r["requests"] - r["errors"]
+            out["answered_ok"] = imported + warm["requests"] - warm["errors"] + r["requests"] - r["errors"]
             store.close()
         return out
     finally:
@@ -151,10 +154,22 @@ def run(*, seconds: float = 20.0, connections: int = 32, rate: int = 0, url: str
             tmp.cleanup()
 
 
-def _run_load(url: str, key: str, seconds: float, connections: int, rate: int, seed: int) -> dict[str, Any]:
+def _import_history(url: str, key: str, seed: int) -> int:
+    """Send the customers' history (holdings, earlier logins) in batches, as a firm does before
+    going live; not timed."""
+    items = list(history(seed=seed, customers=CUSTOMERS))
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        for i in range(0, len(items), 1000):
+            r = client.post("/v1/events", json={"events": items[i:i + 1000]})
+            r.raise_for_status()
+    return len(items)
+
+
+def _run_load(url: str, key: str, seconds: float, connections: int, rate: int, seed: int,
+              id_prefix: str) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    p = ctx.Process(target=_load_process, args=(url, key, seconds, connections, rate, seed, queue))
+    p = ctx.Process(target=_load_process, args=(url, key, seconds, connections, rate, seed, id_prefix, queue))
     p.start()
     result: dict[str, Any] = queue.get(timeout=seconds + 300)
     p.join()

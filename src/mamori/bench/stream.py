@@ -59,7 +59,7 @@ def history(*, seed: int = 7, customers: int = 20_000, start: datetime | None = 
 
 
 def generate(n_events: int, *, seed: int = 7, customers: int = 20_000,
-             start: datetime | None = None) -> Iterator[dict[str, Any]]:
+             start: datetime | None = None, id_prefix: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield ``n_events`` event dicts (the wire format) in roughly time order."""
     rng = random.Random(seed)
     people = [_Customer(rng, i) for i in range(customers)]
@@ -67,11 +67,12 @@ def generate(n_events: int, *, seed: int = 7, customers: int = 20_000,
     step = 86400.0 / max(n_events, 1) * 3  # the stream spans about three days
     late: list[dict[str, Any]] = []
     seq = 0
+    prefix = id_prefix or f"ev-{seed}"
 
     def base(c: _Customer, kind: str, mobile: bool) -> dict[str, Any]:
         nonlocal seq
         seq += 1
-        return {"id": f"ev-{seed}-{seq}", "type": kind, "occurred_at": t.isoformat(), "account_id": c.account,
+        return {"id": f"{prefix}-{seq}", "type": kind, "occurred_at": t.isoformat(), "account_id": c.account,
                 "ip": c.mobile_ip if mobile else c.home_ip,
                 "device_id": c.mobile_device if mobile else c.device,
                 "user_agent": UA_APP if mobile else UA_DESKTOP}

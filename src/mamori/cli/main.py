@@ -346,7 +346,8 @@ def bench_http(seconds: float, connections: int, rate: int, url: str | None, key
 
     r = run(seconds=seconds, connections=connections, rate=rate, url=url, key=key)
     click.echo(f"machine: {r['machine']}; requests {r['requests']}, errors {r['errors']}, "
-               f"p50 {r['p50_ms']:.2f} ms, stored {r.get('stored', 'n/a')}")
+               f"p50 {r['p50_ms']:.2f} ms; events stored {r.get('stored', 'n/a')} of "
+               f"{r.get('answered_ok', 'n/a')} answered 200")
     click.echo(f"http decisions_per_s={r['decisions_per_s']:.0f} p99_ms={r['p99_ms']:.2f}")
 
 
