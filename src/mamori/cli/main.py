@@ -351,5 +351,13 @@ def bench_http(seconds: float, connections: int, rate: int, url: str | None, key
     click.echo(f"http decisions_per_s={r['decisions_per_s']:.0f} p99_ms={r['p99_ms']:.2f}")
 
 
+def _register_plugins() -> None:
+    from mamori.cli.sim_commands import register as register_simulation
+
+    register_simulation(main)
+
+
+_register_plugins()
+
 if __name__ == "__main__":
     main()
