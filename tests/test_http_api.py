@@ -1062,3 +1062,17 @@ def test_unlock_needs_the_accounts_scope_is_audited_and_ends_a_permanent_lock(sr
         assert "LOGIN-LOCK-001" not in [r["id"] for r in after["rules"]]
     audit = run_cli("audit", "verify", data_dir=server.data_dir).stdout
     assert "chain intact" in audit
+
+
+def test_the_decision_fast_path_renders_errors_like_every_other_endpoint(srv: RunningServer) -> None:
+    """Given the ASGI fast path that serves POST /v1/decisions, when a request is malformed, too large
+    or unauthenticated, then the error has the same shape and status as on the other endpoints."""
+    with httpx.Client(base_url=srv.url, timeout=10) as raw:
+        assert raw.post("/v1/decisions", content=b"{}").json()["error"]["code"] == "mamori.auth.unauthenticated"
+    with srv.client(srv.admin_key) as c:
+        bad = c.post("/v1/decisions", content=b"{not json")
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "mamori.events.invalid"
+        huge = c.post("/v1/decisions", content=b" " * (5 * 1024 * 1024))
+        assert huge.status_code == 422 and huge.json()["error"]["details"]["field"] == "(body)"
+        assert c.get("/v1/decisions/does-not-exist").status_code == 404  # other routes still reach FastAPI
+        assert c.post("/v1/decisions", json=event("logout")).headers["content-type"] == "application/json"

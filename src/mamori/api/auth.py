@@ -43,12 +43,24 @@ class KeyRing:
         self.store = store
         self._keys: dict[str, ApiKey] = {}
         self._refreshed = 0.0
+        self._misses: dict[str, float] = {}
         self.refresh()
 
     def refresh(self) -> None:
         """Reload keys from the store (called periodically, so revocations take effect quickly)."""
         self._keys = {k.key_id: k for k in self.store.api_keys()}
         self._refreshed = time.monotonic()
+
+    def _may_look_up(self, key_id: str) -> bool:
+        """At most one store lookup per unknown key id every few seconds, so that random key ids
+        cannot turn every request into a database query."""
+        now = time.monotonic()
+        if now - self._misses.get(key_id, float("-inf")) < 5.0:
+            return False
+        if len(self._misses) > 10_000:
+            self._misses.clear()
+        self._misses[key_id] = now
+        return True
 
     def __len__(self) -> int:
         return sum(1 for k in self._keys.values() if not k.revoked)
@@ -64,7 +76,7 @@ class KeyRing:
         if len(parts) != 3 or parts[0] != "mk" or not _KEY_ID.fullmatch(parts[1]) or not parts[2]:
             raise Unauthenticated("malformed API key")
         key = self._keys.get(parts[1])
-        if key is None:
+        if key is None and self._may_look_up(parts[1]):
             # Created since the last refresh (e.g. by 'mamori keys create' a moment ago): look it up.
             key = self.store.get_api_key(parts[1])
             if key is not None:

@@ -61,12 +61,16 @@ def serve(log_level: str, **options: Any) -> None:
     import uvicorn
 
     from mamori.api.app import create_app
+    from mamori.api.fastpath import DecisionFastPath
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(**options)
-    app = create_app(settings)
+    app = DecisionFastPath(create_app(settings))
+    # proxy_headers=False: X-Forwarded-For is never trusted by default (a trusted-proxy list belongs
+    # to the firm's configuration, not to whoever can send a header).
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
-                loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools")
+                loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",
+                proxy_headers=False, server_header=False)
 
 
 @main.command()
