@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mamori.risk.features.base import EvalEnv, FeatureDef, address_key
+from mamori.risk.features.base import KEY_FUNCTIONS, EvalEnv, FeatureDef, address_key
 
+# The client attributes a successful, allowed login makes known (same key functions as the windows).
 _CLIENT_DIMENSIONS: dict[str, Callable[[EvalEnv], str | None]] = {
-    "device": lambda env: env.event.device_id,
-    "ip": lambda env: env.event.ip,
-    "network": lambda env: env.ip_info.network if env.ip_info else None,
-    "asn": lambda env: env.ip_info.asn_key if env.ip_info else None,
-    "country": lambda env: env.ip_info.country if env.ip_info else None,
-}
+    d: KEY_FUNCTIONS[d] for d in ("device", "ip", "network", "asn", "country")}
 
 
 def _destination(env: EvalEnv) -> str | None:
