@@ -304,3 +304,18 @@ def test_a_clean_stop_writes_a_snapshot_and_the_restart_replays_only_newer_event
     with running_server(tmp_path) as server:
         assert re.search(r"snapshot up to event #0, 5 events replayed", server.log())
         assert "not used (checksum mismatch)" in server.log()
+
+
+def test_the_data_directory_is_private_to_its_owner(tmp_path: Path) -> None:
+    """Given a fresh data directory, when the server starts and stops, then the directory, the
+    initial key and the snapshot are readable by the owner only."""
+    from mamori.kit.settings import ensure_private_dir
+
+    created = tmp_path / "a" / "new"
+    ensure_private_dir(created)
+    assert (created.stat().st_mode & 0o777) == 0o700  # a directory mamori creates itself
+    data = tmp_path / "fresh"
+    with running_server(data) as server:
+        server.stop()
+    assert ((data / "initial-api-key").stat().st_mode & 0o777) == 0o600
+    assert ((data / "engine.snapshot").stat().st_mode & 0o777) == 0o600

@@ -32,7 +32,7 @@ from mamori.events.models import Event
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
-from mamori.kit.settings import Settings
+from mamori.kit.settings import Settings, ensure_private_dir
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.api")
@@ -385,7 +385,7 @@ def ensure_initial_key(settings: Settings, service: RiskService, keys: KeyRing) 
     key_id, key = service.store.create_api_key(name="initial admin key", scopes=frozenset({"admin"}))
     service.store.audit(actor="system", action="api_key.create", target=key_id, details={"scopes": ["admin"]})
     keys.refresh()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     path = settings.data_dir / "initial-api-key"
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)

@@ -38,5 +38,12 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.data_dir)
         return f"sqlite:///{(self.data_dir / 'mamori.db').resolve()}"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create the data directory readable only by its owner: it holds customer events, the engine
+    state and (on first start) an admin key."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
