@@ -88,6 +88,7 @@ def event(kind: str, *, account: str | None = None, at: datetime | None = None, 
         "holdings_snapshot": {"positions": [{"symbol": "7203", "quantity": "300", "market_value_jpy": "855000"},
                                             {"symbol": "9984", "quantity": "0"}]},
         "account_unlock": {"operator_id": "op-1", "reason": "false_positive"},
+        "account_profile": {"segment": "retail", "daily_buy_limit_jpy": "1000000"},
     }
     return {**base, **defaults[kind], **fields}
 

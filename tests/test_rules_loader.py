@@ -134,3 +134,8 @@ def test_given_changed_rule_text_when_compiled_then_the_identity_changes():
     a = ruleset_from_sources({"r.yaml": HEADER + "rules:\n  - {id: A, description: d, score: 1, when: 'True'}\n"})
     b = ruleset_from_sources({"r.yaml": HEADER + "rules:\n  - {id: A, description: d, score: 2, when: 'True'}\n"})
     assert a.identity != b.identity and a.version == b.version
+
+
+def test_given_a_list_named_like_a_feature_when_compiled_then_it_is_refused():
+    exc = compile_error(HEADER + "lists:\n  new_device: [a]\n")
+    assert "has the name of a feature" in exc.message

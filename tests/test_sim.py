@@ -277,7 +277,7 @@ def test_given_a_customer_on_a_new_phone_when_challenged_then_the_passkey_step_u
     assert step.synthetic and step.processed  # the customer passed the passkey
     assert records["h6"].skipped == "replaced by the passkey step-up"
     assert records["h7"].effective and records["h8"].processed  # the small order filled
-    assert records["h9"].verdict == 2 and "TRADE-LIMIT-001" in records["h9"].rules  # 139.5m yen: held
+    assert records["h9"].verdict == 3 and "TRADE-LIMIT-001" in records["h9"].rules  # 139.5m yen: refused (limit)
     assert not records["h10"].processed  # so no fill follows it
     m = metrics(collect(sim, list(records.values())))["overall"]
     assert m["legit_signins"] == 4 and m["legit_signins_challenged"] == 1 and m["stepups"] == 1

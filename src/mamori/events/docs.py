@@ -39,6 +39,7 @@ JAPANESE_NAMES: dict[str, str] = {
     "crypto_withdrawal": "暗号資産の出庫",
     "holdings_snapshot": "保有残高スナップショット",
     "account_unlock": "ロック解除（本人再確認後）",
+    "account_profile": "顧客区分・取引上限の設定",
 }
 """The Japanese name of each event type, shown in parentheses in the section headings."""
 
@@ -95,6 +96,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     ]),
     "account_unlock": _envelope(12, type="account_unlock", operator_id="op-tanaka", reason="reidentified",
                                 reference="CASE-2024-0412"),
+    "account_profile": _envelope(13, type="account_profile", segment="nisa", per_order_limit_jpy="3000000",
+                                 daily_buy_limit_jpy="5000000", daily_sell_limit_jpy="10000000"),
 }
 """One complete example per event type: every field of the model is present."""
 

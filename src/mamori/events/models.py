@@ -287,9 +287,24 @@ class AccountUnlock(EventBase):
         default=None, description="The firm's ticket or case reference for the re-identification.")
 
 
+class AccountProfile(EventBase):
+    """The account's segment and the trading limits the customer chose for themselves (they can
+    only lower the firm's limits). Send it when the account opens and whenever either changes."""
+
+    type: Literal["account_profile"] = Field(description="Event type.")
+    segment: Identifier | None = Field(default=None, description="The firm's customer segment, e.g. "
+                                       "'retail', 'nisa', 'senior', 'corporate' (selects segment limits).")
+    per_order_limit_jpy: NonNegativeDecimal | None = Field(
+        default=None, description="Customer-chosen cap on one order's value, in yen.")
+    daily_buy_limit_jpy: NonNegativeDecimal | None = Field(
+        default=None, description="Customer-chosen cap on the yen value bought per day (JST).")
+    daily_sell_limit_jpy: NonNegativeDecimal | None = Field(
+        default=None, description="Customer-chosen cap on the yen value sold per day (JST).")
+
+
 Event = Annotated[
     LoginAttempt | Logout | SettingsChange | Order | OrderCancel | Execution | FiatDeposit
-    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock,
+    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock | AccountProfile,
     Field(discriminator="type"),
 ]
 
@@ -306,6 +321,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
     "crypto_withdrawal": CryptoWithdrawal,
     "holdings_snapshot": HoldingsSnapshot,
     "account_unlock": AccountUnlock,
+    "account_profile": AccountProfile,
 }
 
 MONEY_MOVEMENT_TYPES = frozenset({"fiat_withdrawal", "crypto_withdrawal", "order"})

@@ -143,10 +143,21 @@ class _Compiler:
             return
         for name, items in section.items():
             p = section.pos(name) if isinstance(section, Located) else pos
+            if name in self.builtin:
+                self.problems.add(origin, p, f"list {name!r} has the name of a feature; rules could not read "
+                                  "the feature any more: choose another name")
+                continue
             scalar = isinstance(items, (str, int, float)) and not isinstance(items, bool)
+            if isinstance(items, dict):  # a table of numbers, e.g. limits by customer segment
+                if not _FEATURE_NAME.match(name) or not all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool) for v in items.values()):
+                    self.problems.add(origin, p, f"table {name!r} must map names to numbers")
+                else:
+                    self.lists[name] = {str(k): v for k, v in items.items()}
+                continue
             if not _FEATURE_NAME.match(name) or not (isinstance(items, list) or scalar):
-                self.problems.add(origin, p, f"list {name!r} must have a lower_case name and a list or a "
-                                  "single number or text")
+                self.problems.add(origin, p, f"list {name!r} must have a lower_case name and a list, a table "
+                                  "of numbers, or a single number or text")
                 continue
             if isinstance(items, list) and not all(isinstance(i, (str, int, float)) for i in items):
                 self.problems.add(origin, p, f"list {name!r} may only hold numbers and text")
