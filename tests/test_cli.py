@@ -62,7 +62,7 @@ def test_schema_prints_a_json_schema_covering_every_event_type():
     assert schema["$schema"].endswith("2020-12/schema")
     text = result.output
     for t in ("login", "logout", "settings_change", "order", "order_cancel", "execution", "fiat_deposit",
-              "fiat_withdrawal", "crypto_deposit", "crypto_withdrawal", "holdings_snapshot", "account_unlock", "account_profile"):
+              "fiat_withdrawal", "crypto_deposit", "crypto_withdrawal", "holdings_snapshot", "account_unlock", "account_profile", "account_freeze"):
         assert f'"{t}"' in text
 
 

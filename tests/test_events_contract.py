@@ -910,12 +910,12 @@ def schema() -> dict[str, Any]:
 
 def test_given_the_json_schema_then_it_is_2020_12_with_a_discriminated_one_of(schema: dict[str, Any]) -> None:
     """Given event_json_schema(), then it declares 2020-12, is plain JSON, and its oneOf and the
-    discriminator on type cover exactly the 13 event types."""
+    discriminator on type cover exactly the 14 event types."""
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].startswith("https://")
     assert json.loads(json.dumps(schema)) == schema
     refs = [branch["$ref"] for branch in schema["oneOf"]]
-    assert len(refs) == len(TYPES) == 13
+    assert len(refs) == len(TYPES) == 14
     assert schema["discriminator"]["propertyName"] == "type"
     mapping = schema["discriminator"]["mapping"]
     assert set(mapping) == set(TYPES)

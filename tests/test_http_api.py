@@ -89,6 +89,7 @@ def event(kind: str, *, account: str | None = None, at: datetime | None = None, 
                                             {"symbol": "9984", "quantity": "0"}]},
         "account_unlock": {"operator_id": "op-1", "reason": "false_positive"},
         "account_profile": {"segment": "retail", "daily_buy_limit_jpy": "1000000"},
+        "account_freeze": {"reason": "operator", "operator_id": "op-1"},
     }
     return {**base, **defaults[kind], **fields}
 
@@ -1077,3 +1078,34 @@ def test_the_decision_fast_path_renders_errors_like_every_other_endpoint(srv: Ru
         assert huge.status_code == 422 and huge.json()["error"]["details"]["field"] == "(body)"
         assert c.get("/v1/decisions/does-not-exist").status_code == 404  # other routes still reach FastAPI
         assert c.post("/v1/decisions", json=event("logout")).headers["content-type"] == "application/json"
+
+
+def test_not_me_freezes_the_account_labels_its_alerts_and_is_audited(srv: RunningServer) -> None:
+    """Given a takeover whose withdrawal was held, when the customer's app reports "this was not me",
+    then every further action is blocked, the account's open alerts are labelled, and the audit log
+    records it; an operator unlock after re-identification lifts the freeze."""
+    account = f"acct-notme-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    with srv.client(srv.admin_key) as c:
+        for i in range(6):
+            c.post("/v1/decisions", json=event("login", account=account, at=now - timedelta(days=3, hours=i),
+                                               method="passkey", ip="153.156.10.20", device_id="home"))
+        c.post("/v1/decisions", json=event("login", account=account, at=now - timedelta(minutes=30),
+                                           method="password", ip="3.112.5.5", device_id="attacker"))
+        c.post("/v1/decisions", json=event("settings_change", account=account, at=now - timedelta(minutes=20),
+                                           setting="withdrawal_account", ip="3.112.5.5", device_id="attacker"))
+        held = c.post("/v1/decisions", json=event("fiat_withdrawal", account=account, at=now - timedelta(minutes=10),
+                                                  ip="3.112.5.5", device_id="attacker")).json()
+        assert held["decision"] in ("hold", "block")
+        r = c.post(f"/v1/accounts/{account}/not-me", json={"reference": held["event_id"]})
+        assert r.status_code == 200 and r.json()["frozen"] is True and r.json()["alerts_labelled"] >= 1
+        alerts = c.get("/v1/alerts", params={"account_id": account}).json()["alerts"]
+        assert alerts and all(a["status"] == "reported_takeover" for a in alerts)
+        blocked = c.post("/v1/decisions", json=event("login", account=account, at=datetime.now(UTC) + timedelta(seconds=1),
+                                                     method="passkey", ip="153.156.10.20", device_id="home")).json()
+        assert blocked["decision"] == "block" and "ACCT-FROZEN-001" in [x["id"] for x in blocked["rules"]]
+        assert c.post(f"/v1/accounts/{account}/unlock", json={"operator_id": "op-1", "reason": "reidentified"}).status_code == 200
+        after = c.post("/v1/decisions", json=event("login", account=account, at=datetime.now(UTC) + timedelta(seconds=2),
+                                                   method="passkey", ip="153.156.10.20", device_id="home")).json()
+        assert "ACCT-FROZEN-001" not in [x["id"] for x in after["rules"]]
+    assert "chain intact" in run_cli("audit", "verify", data_dir=srv.data_dir).stdout

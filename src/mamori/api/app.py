@@ -38,6 +38,23 @@ from mamori.risk.service import RiskService
 log = logging.getLogger("mamori.api")
 
 
+class NotMeRequest(BaseModel):
+    """What the firm's app sends when the customer taps "this was not me"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str | None = Field(default=None, min_length=1, max_length=128,
+                                  description="The notice reference or event id the customer answered.")
+
+
+class FreezeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$")
+    reason: Literal["operator", "fraud_confirmed"] = "operator"
+    reference: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 class UnlockRequest(BaseModel):
     """Who unlocks, and on what grounds (recorded in the audit log)."""
 
@@ -305,6 +322,36 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                                 target=account_id, details={"operator_id": body.operator_id, "reason": body.reason,
                                                             "reference": body.reference, "event_id": event.id})
         return _json({"account_id": account_id, "unlocked": True, "event_id": outcome.event_id})
+
+    async def freeze(account_id: str, *, reason: str, actor: str, operator_id: str | None,
+                     reference: str | None) -> dict[str, Any]:
+        event = parse_event({"id": f"freeze-{uuid.uuid4().hex}", "type": "account_freeze",
+                             "occurred_at": datetime.now(UTC).isoformat(), "account_id": account_id,
+                             "reason": reason, **({"operator_id": operator_id} if operator_id else {}),
+                             **({"reference": reference} if reference else {})})
+        await svc().decide(event)
+        since = int((datetime.now(UTC).timestamp() - 7 * 86400) * 1_000_000)
+        labelled = 0
+        if reason != "operator":
+            labelled = await asyncio.to_thread(svc().store.mark_alerts, account_id, status="reported_takeover",
+                                               since_us=since)
+        await asyncio.to_thread(svc().store.audit, actor=actor, action="account.freeze", target=account_id,
+                                details={"reason": reason, "operator_id": operator_id, "reference": reference,
+                                         "event_id": event.id, "alerts_labelled": labelled})
+        return {"account_id": account_id, "frozen": True, "event_id": event.id, "alerts_labelled": labelled}
+
+    @app.post("/v1/accounts/{account_id}/not-me", tags=["accounts"],
+              summary="The customer reports a login or action that was not theirs: freeze the account at once")
+    async def not_me(request: Request, account_id: str, body: NotMeRequest) -> Response:
+        p = principal(request, "events:write")
+        return _json(await freeze(account_id, reason="customer_reported_not_me", actor=f"api-key:{p.key_id}",
+                                  operator_id=None, reference=body.reference))
+
+    @app.post("/v1/accounts/{account_id}/freeze", tags=["accounts"], summary="An operator freezes an account")
+    async def freeze_account(request: Request, account_id: str, body: FreezeRequest) -> Response:
+        p = principal(request, "accounts:admin")
+        return _json(await freeze(account_id, reason=body.reason, actor=f"api-key:{p.key_id}",
+                                  operator_id=body.operator_id, reference=body.reference))
 
     @app.get("/v1/rulesets/active", tags=["rules"], summary="The active (and shadow) rule set")
     async def active_ruleset(request: Request) -> Response:

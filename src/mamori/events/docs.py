@@ -40,6 +40,7 @@ JAPANESE_NAMES: dict[str, str] = {
     "holdings_snapshot": "保有残高スナップショット",
     "account_unlock": "ロック解除（本人再確認後）",
     "account_profile": "顧客区分・取引上限の設定",
+    "account_freeze": "口座の凍結",
 }
 """The Japanese name of each event type, shown in parentheses in the section headings."""
 
@@ -98,6 +99,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                 reference="CASE-2024-0412"),
     "account_profile": _envelope(13, type="account_profile", segment="nisa", per_order_limit_jpy="3000000",
                                  daily_buy_limit_jpy="5000000", daily_sell_limit_jpy="10000000"),
+    "account_freeze": _envelope(14, type="account_freeze", reason="customer_reported_not_me", operator_id="op-suzuki",
+                                reference="evt-20240401-000001"),
 }
 """One complete example per event type: every field of the model is present."""
 

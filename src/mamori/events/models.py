@@ -287,6 +287,20 @@ class AccountUnlock(EventBase):
         default=None, description="The firm's ticket or case reference for the re-identification.")
 
 
+class AccountFreeze(EventBase):
+    """The account is frozen: every login, order, withdrawal and settings change is refused until an
+    operator unlocks it after identifying the customer again (``account_unlock``). Sent by mamori's
+    "this was not me" and freeze APIs, or by the firm's own back office."""
+
+    type: Literal["account_freeze"] = Field(description="Event type.")
+    reason: Literal["customer_reported_not_me", "operator", "fraud_confirmed"] = Field(
+        description="customer_reported_not_me: the customer said a login or action was not theirs; "
+        "operator: an analyst froze it; fraud_confirmed: an investigation confirmed a takeover.")
+    operator_id: Identifier | None = Field(default=None, description="The operator, for operator freezes.")
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="The event, notice or case the freeze refers to.")
+
+
 class AccountProfile(EventBase):
     """The account's segment and the trading limits the customer chose for themselves (they can
     only lower the firm's limits). Send it when the account opens and whenever either changes."""
@@ -304,7 +318,8 @@ class AccountProfile(EventBase):
 
 Event = Annotated[
     LoginAttempt | Logout | SettingsChange | Order | OrderCancel | Execution | FiatDeposit
-    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock | AccountProfile,
+    | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock | AccountProfile
+    | AccountFreeze,
     Field(discriminator="type"),
 ]
 
@@ -322,6 +337,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
     "holdings_snapshot": HoldingsSnapshot,
     "account_unlock": AccountUnlock,
     "account_profile": AccountProfile,
+    "account_freeze": AccountFreeze,
 }
 
 MONEY_MOVEMENT_TYPES = frozenset({"fiat_withdrawal", "crypto_withdrawal", "order"})

@@ -228,6 +228,15 @@ class SqlStore:
                  "rules": orjson.loads(r["rules"]), "created_at_us": r["created_at_us"],
                  "status": r["status"]} for r in rows]
 
+    def mark_alerts(self, account_id: str, *, status: str, since_us: int) -> int:
+        """Set the status of the account's open alerts raised since ``since_us`` (e.g. to
+        ``reported_takeover`` when the customer says "this was not me"). Returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(alerts).where(
+                alerts.c.account_id == account_id, alerts.c.status == "open",
+                alerts.c.created_at_us >= since_us).values(status=status))
+        return int(result.rowcount)
+
     # -- API keys --------------------------------------------------------------------------------
     def create_api_key(self, *, name: str, scopes: frozenset[str]) -> tuple[str, str]:
         """Returns (key id, full key). The full key is shown once and never stored."""

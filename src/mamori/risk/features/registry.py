@@ -9,6 +9,7 @@ from mamori.risk.features.baselines import Baselines
 from mamori.risk.features.enrichment import Enrichment
 from mamori.risk.features.event_fields import EventFields
 from mamori.risk.features.first_seen import FirstSeen
+from mamori.risk.features.freeze import Freeze
 from mamori.risk.features.holdings import Holdings
 from mamori.risk.features.limits import Limits
 from mamori.risk.features.lockout import Lockout
@@ -18,7 +19,7 @@ from mamori.risk.features.since_last import SinceLast
 def builtin_plugins(*, home_country: str = "JP") -> list[FeaturePlugin]:
     """Fresh instances (each holds its own state) of every built-in plugin, in observe order."""
     return [EventFields(), Enrichment(home_country=home_country), FirstSeen(), SinceLast(), Baselines(),
-            Holdings(), Lockout(), Limits()]
+            Holdings(), Lockout(), Limits(), Freeze()]
 
 
 def builtin_feature_defs() -> dict[str, FeatureDef]:
