@@ -33,6 +33,7 @@ from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
 from mamori.kit.settings import Settings, ensure_private_dir
+from mamori.notify.service import NoticeWorker, contacts_for, dispatcher_for
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.api")
@@ -53,6 +54,14 @@ class FreezeRequest(BaseModel):
     operator_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$")
     reason: Literal["operator", "fraud_confirmed"] = "operator"
     reference: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ContactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    language: Literal["ja", "en", "both"] = "both"
+    webhook_ref: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class UnlockRequest(BaseModel):
@@ -135,6 +144,15 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
         snapshots = asyncio.create_task(_snapshot_periodically(svc, settings.snapshot_interval_s))
+        contacts = await asyncio.to_thread(contacts_for, settings, svc.store)
+        state["contacts"] = contacts
+        dispatcher = dispatcher_for(settings, svc.store, contacts)
+        notices = NoticeWorker(dispatcher) if dispatcher is not None else None
+        if notices is not None:
+            notices.start()
+            svc.on_decided = notices.submit
+        log.info("customer notices: %s", "on" if notices is not None else
+                 "off (set MAMORI_FIRM_NAME_JA and MAMORI_SUPPORT_PHONE to turn them on)")
         loop = asyncio.get_running_loop()
         reloads: set[asyncio.Task[None]] = set()
 
@@ -152,6 +170,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         finally:
             poller.cancel()
             snapshots.cancel()
+            if notices is not None:
+                svc.on_decided = None
+                await notices.stop()
             if service is None:
                 try:
                     await svc.save_snapshot()
@@ -352,6 +373,18 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         p = principal(request, "accounts:admin")
         return _json(await freeze(account_id, reason=body.reason, actor=f"api-key:{p.key_id}",
                                   operator_id=body.operator_id, reference=body.reference))
+
+    @app.put("/v1/accounts/{account_id}/contact", tags=["accounts"],
+             summary="Where the customer's notices go (the e-mail is stored encrypted)")
+    async def set_contact(request: Request, account_id: str, body: ContactRequest) -> Response:
+        p = principal(request, "accounts:admin")
+        await asyncio.to_thread(state["contacts"].set, account_id, email=body.email, language=body.language,
+                                webhook_ref=body.webhook_ref)
+        await asyncio.to_thread(svc().store.audit, actor=f"api-key:{p.key_id}", action="contact.set",
+                                target=account_id, details={"email_set": body.email is not None,
+                                                            "language": body.language,
+                                                            "webhook_ref_set": body.webhook_ref is not None})
+        return _json({"account_id": account_id, "updated": True})
 
     @app.get("/v1/rulesets/active", tags=["rules"], summary="The active (and shadow) rule set")
     async def active_ruleset(request: Request) -> Response:

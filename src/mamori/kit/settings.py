@@ -27,6 +27,19 @@ class Settings(BaseSettings):
                                            "rule files (0 = never; SIGHUP or the API still reload).")
     snapshot_interval_s: float = Field(default=1800.0, ge=0, description="How often to save the engine "
                                        "state so a restart replays only newer events (0 = only at shutdown).")
+    # Customer notices (FSA requests 2 and 3): off until the firm's name and support phone are set.
+    firm_name_ja: str | None = Field(default=None, description="Firm name in Japanese, shown in notices.")
+    firm_name_en: str | None = None
+    support_phone: str | None = Field(default=None, description="Phone number notices tell customers to call.")
+    smtp_host: str | None = Field(default=None, description="Relay for notice e-mails (none: no e-mail).")
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    notice_webhook_url: str | None = Field(default=None, description="The firm's endpoint for notices "
+                                           "(signed with notice_webhook_secret).")
+    notice_webhook_secret: str | None = None
     geo_country_mmdb: str | None = None
     geo_asn_mmdb: str | None = None
     geo_network_classes: str | None = None

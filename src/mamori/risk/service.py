@@ -14,8 +14,10 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -128,6 +130,8 @@ class RiskService:
         # The engine is not thread-safe: events are processed on the event loop, and a rule set swap
         # (which may run in a worker thread, it reads history) holds this lock so the two never overlap.
         self._engine_lock = asyncio.Lock()
+        # Called with (decision dict, event) after each decision is durable, in order (notices).
+        self.on_decided: Callable[[dict[str, Any], EventBase], None] | None = None
         self.restored = 0  # events replayed into the engine at start-up
         self.restored_from_snapshot = 0  # events covered by the snapshot loaded at start-up
 
@@ -227,6 +231,7 @@ class RiskService:
         records: list[AcceptedRecord] = []
         waits: list[asyncio.Future[None]] = []
         batch_ids: dict[str, Outcome] = {}
+        decided: list[tuple[dict[str, Any], EventBase]] = []
         async with self._engine_lock:
             try:
                 for event in events:
@@ -237,7 +242,9 @@ class RiskService:
                         outcomes.append(None)
                         continue
                     decision = self.engine.process(event)
-                    body = orjson.dumps(decision.to_dict())
+                    as_dict = decision.to_dict()
+                    body = orjson.dumps(as_dict)
+                    decided.append((as_dict, event))
                     records.append(to_record(event, decision, body, received))
                     self._seen.add(event.id, event.occurred_at.timestamp())
                     outcome = Outcome(body, event.id, decision.verdict.name, decision.score,
@@ -252,6 +259,9 @@ class RiskService:
                 raise
         if records:
             await self._write(records)
+            if self.on_decided is not None:  # side effects only after the decisions are durable
+                for as_dict, event in decided:
+                    self.on_decided(as_dict, event)
         for wait in waits:
             await asyncio.shield(wait)
         result: list[Outcome] = []
