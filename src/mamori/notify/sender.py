@@ -183,7 +183,9 @@ class SmtpNoticeSender:
         msg["X-Auto-Response-Suppress"] = "All"  # the same request to Microsoft Exchange
         msg["X-Mamori-Notice"] = f"{notice.kind}; reference={notice.reference}"
         msg.set_content(notice.text(), subtype="plain", charset="utf-8", cte="base64")
-        msg["Content-Language"] = "ja, en"  # RFC 3282 (after set_content, which clears Content-*)
+        # RFC 3282 (after set_content, which clears Content-*): the languages this notice carries.
+        language = getattr(notice, "language", "both")
+        msg["Content-Language"] = {"ja": "ja", "en": "en"}.get(language, "ja, en")
         return msg
 
     def send(self, notice: Notice) -> SendResult:
