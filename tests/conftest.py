@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from pg import PostgresServer, PostgresUnavailable
+from smtp import Mailbox, running_smtp_server
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mamori.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd): (mailbox, port)."""
+    with running_smtp_server() as running:
+        yield running

@@ -9,7 +9,6 @@ import email
 import json
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains, urls
@@ -54,6 +52,8 @@ from mamori.notify import (
     verify_signature,
 )
 from mamori.notify.sender import DELIVERY_HEADER, SIGNATURE_HEADER, sign_payload
+from server import free_port
+from smtp import Mailbox
 
 HOST = "127.0.0.1"
 SECRET = "whsec_test_0123456789abcdef"
@@ -457,40 +457,6 @@ def test_every_generated_url_is_found(url: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # SMTP: a real server on loopback
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Mailbox:
-    envelopes: list[Any] = field(default_factory=list)
-    refuse: bool = False
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if self.refuse:
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname=HOST, port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def smtp_sender(port: int, **kwargs: Any) -> SmtpNoticeSender:

@@ -14,8 +14,8 @@ event to a :class:`~mamori.notify.templates.Notice`:
   ``settings_changed`` (every change of contact or payout details is told, FSA practice).
 
 :class:`Dispatcher` is the stateful part the server calls after each committed decision: it tells
-apart the attempt that *created* a lock from later attempts refused during it (the decision does
-not say which, see :class:`LockTracker`), drops a notice the account was already given within the
+a lock only for the attempt that *created* it (the engine's ``login_lock_started`` feature, on every
+lockable login decision), drops a notice the account was already given within the
 dedupe window (:class:`NoticeLog`, in memory or the SQL ``notices`` table), looks up where to send
 it (:class:`~mamori.notify.contacts.ContactDirectory`), renders it in the customer's language, sends
 it and records who was told what and when. The record holds the account id, kind, reference,
@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -65,6 +65,7 @@ from mamori.notify.templates import (
     WithdrawalInfo,
     build_notice,
 )
+from mamori.risk.features.lockout import FACTOR_OF_METHOD
 
 __all__ = [
     "LOCK_RULES",
@@ -74,7 +75,6 @@ __all__ = [
     "FirmInfo",
     "InMemoryNoticeLog",
     "LocalizedNotice",
-    "LockTracker",
     "NoticeLog",
     "NoticeRecord",
     "SqlNoticeLog",
@@ -101,9 +101,6 @@ SETTING_ITEMS: Final[Mapping[str, SettingItem]] = {
     "mfa_device": SettingItem.MFA,
     "withdrawal_account": SettingItem.WITHDRAWAL_ACCOUNT,
 }
-_FACTOR_OF_METHOD: Final[Mapping[str, str]] = {
-    "password": "password", "totp": "otp", "sms_otp": "otp", "email_otp": "otp",
-}  # fmt: skip
 _HELD: Final = frozenset({"hold", "block"})
 _PREFIX_RE: Final = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 
@@ -258,9 +255,8 @@ def dedupe_key(kind: NoticeKind, decision: Mapping[str, Any], event: Any) -> str
     """What makes two notices of one kind to one account "the same thing" (stored; no personal data
     beyond ids: the login key is a hash of device and masked network)."""
     if kind is NoticeKind.ACCOUNT_LOCKED:
-        factor = _FACTOR_OF_METHOD.get(str(getattr(event, "method", "")), "other")
-        locks = _features(decision).get("login_locks_in_period")
-        return f"lock:{factor}" if locks is None else f"lock:{factor}:{locks}"
+        factor = FACTOR_OF_METHOD.get(str(getattr(event, "method", "")), "other")
+        return f"lock:{factor}:{event.id}"  # each lock is told once, by the attempt that created it
     if kind is NoticeKind.SUSPICIOUS_LOGIN:
         ip = getattr(event, "ip", None)
         where = mask_ip(ip) if ip else "-"
@@ -298,53 +294,6 @@ def localize(notice: Notice, language: ContactLanguage) -> Notice:
     subject = notice.ja.subject if language == "ja" else notice.en.subject
     return LocalizedNotice(notice.kind, notice.reference, notice.recipient, notice.occurred_at, notice.ja,
                            notice.en, subject, language)  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------
-# Which lock attempt created the lock
-
-
-class LockTracker:
-    """Per account and factor, whether the last attempt subject to the lock (a password or one-time
-    code attempt from a device that is not known to the account) was refused as locked. The first
-    locked attempt after an unlocked one is the one that created the lock (the engine processes
-    attempts in arrival order, and the lock state follows arrival order too). Known-device attempts
-    are exempt from locks and do not change the state; an ``account_unlock`` clears it.
-
-    In memory: after a restart the first locked attempt per account counts as new, and the notice
-    log's lock window then keeps it from repeating a notice already sent."""
-
-    def __init__(self) -> None:
-        self._locked: dict[tuple[str, str], bool] = {}
-        self._mutex = threading.Lock()
-
-    def observe(self, decision: Mapping[str, Any], event: Any) -> bool | None:
-        """Fold one decision in: ``True`` if it is the attempt that created a lock, ``None`` if it is
-        a locked attempt and the tracker has seen no earlier attempt (e.g. after a restart), and
-        ``False`` otherwise (not locked, or a lock that was already seen)."""
-        event_type = getattr(event, "type", None)
-        account = str(getattr(event, "account_id", ""))
-        with self._mutex:
-            if event_type == "account_unlock":
-                for name in ("password", "otp"):
-                    self._locked.pop((account, name), None)
-                return False
-            if event_type != "login":
-                return False
-            factor = _FACTOR_OF_METHOD.get(str(getattr(event, "method", "")))
-            if factor is None:
-                return False
-            locked = is_lock_attempt(decision, event)
-            if not locked and _features(decision).get("new_device") is False:
-                return False  # the customer's own device: exempt from the lock, says nothing about it
-            before = self._locked.get((account, factor))
-            self._locked[(account, factor)] = locked
-            started = _features(decision).get("login_lock_started")
-            if locked and isinstance(started, bool):
-                return started  # the engine says so (when the rule set computes this feature)
-            if not locked or before is True:
-                return False
-            return True if before is False else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,30 +446,23 @@ class Dispatcher:
     """Used when the contact has a ``webhook_ref`` (the firm's SMS/push/in-app relay)."""
     window: timedelta = timedelta(minutes=10)
     """The same notice (kind and dedupe key) is not given to one account twice within this."""
-    lock_window: timedelta = timedelta(minutes=30)
-    """Backstop for lock notices when the :class:`LockTracker` lost its state (restart)."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     names: Callable[[str], str] = field(default=lambda _account: "")
     """Customer display name for the greeting (default: none, "お客様" / "Dear customer")."""
-    locks: LockTracker = field(default_factory=LockTracker)
 
     def handle(self, decision: Mapping[str, Any], event: Any) -> DispatchOutcome | None:
         """Notify the customer about ``decision`` if it calls for a notice; ``None`` if it does not."""
-        new_lock = self.locks.observe(decision, event)
         kind = classify(decision, event)
         if kind is None:
             return None
         reference = reference_for(event, self.firm)
-        if kind is NoticeKind.ACCOUNT_LOCKED and new_lock is False:
+        if kind is NoticeKind.ACCOUNT_LOCKED and _features(decision).get("login_lock_started") is not True:
+            # The engine marks the attempt that created the lock; later refused attempts are not news.
             return DispatchOutcome(kind, reference, "lock_continues")
         account = str(event.account_id)
         key = dedupe_key(kind, decision, event)
         now = self.clock()
-        # A lock the tracker saw being created is new by definition; without history (restart),
-        # the log's lock window keeps a lock already told from being told again.
-        window = self.lock_window if kind is NoticeKind.ACCOUNT_LOCKED else self.window
-        check = not (kind is NoticeKind.ACCOUNT_LOCKED and new_lock is True)
-        if check and self.log.seen(account, str(kind), key, now - window):
+        if self.log.seen(account, str(kind), key, now - self.window):
             return DispatchOutcome(kind, reference, "duplicate")
         contact = self.contacts.get(account)
         senders: list[NoticeSender] = []
@@ -544,5 +486,3 @@ class Dispatcher:
                  ", ".join(f"{r.sender}={'ok' if r.ok else 'failed'}" for r in results) or "no channel")
         return DispatchOutcome(kind, notice.reference, status, results)
 
-    def handle_many(self, items: Iterable[tuple[Mapping[str, Any], Any]]) -> list[DispatchOutcome | None]:
-        return [self.handle(d, e) for d, e in items]

@@ -16,6 +16,7 @@ from typing import Any
 from mamori.adapters.geo import GeoProvider
 from mamori.events.models import EventBase
 from mamori.risk.engine import Engine
+from mamori.risk.replay import Deduplicator
 from mamori.risk.rules.model import Ruleset, Verdict
 
 
@@ -82,11 +83,10 @@ def backtest(events: Iterable[EventBase], *, baseline: Ruleset, candidate: Rules
     report = BacktestReport(baseline.identity, candidate.identity)
     if labels is not None:
         report.baseline_effect, report.candidate_effect = Effectiveness(), Effectiveness()
-    seen: set[str] = set()
+    dedup = Deduplicator()
     for event in events:
-        if event.id in seen:
+        if not dedup.first_time(event.id):
             continue
-        seen.add(event.id)
         da, db = a.process(event), b.process(event)
         report.events += 1
         report.baseline_fires.update(r.id for r in da.rules)

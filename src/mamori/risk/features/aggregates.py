@@ -85,21 +85,15 @@ class Aggregates:
     def _compute(self, d: AggregateDef) -> Any:
         stream = self._stream_of[d.name]
         window, key_of = d.window_s, stream.key_of
-        if d.aggregate == "count":
-            def compute(env: EvalEnv) -> Any:
-                key = key_of(env)
-                series = stream.series.get(key) if key is not None else None
-                return None if key is None else (series.count(env.ts, window) if series else 0)
-        elif d.aggregate == "sum":
-            def compute(env: EvalEnv) -> Any:
-                key = key_of(env)
-                series = stream.series.get(key) if key is not None else None
-                return None if key is None else (series.sum(env.ts, window) if series else 0)
-        else:
-            def compute(env: EvalEnv) -> Any:
-                key = key_of(env)
-                series = stream.series.get(key) if key is not None else None
-                return None if key is None else (series.distinct(env.ts, window) if series else 0)
+        query = {"count": Series.count, "sum": Series.sum, "distinct": Series.distinct}[d.aggregate]
+
+        def compute(env: EvalEnv) -> Any:
+            key = key_of(env)
+            if key is None:
+                return None  # the event has no such key (e.g. no device id)
+            series = stream.series.get(key)
+            return query(series, env.ts, window) if series is not None else 0
+
         return compute
 
     def features(self) -> Iterable[FeatureDef]:

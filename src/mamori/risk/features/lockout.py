@@ -61,6 +61,9 @@ class Lockout:
         yield FeatureDef("login_locked", "This factor (password or one-time code) of the account is locked for "
                          "unknown devices at this attempt, including a lock this attempt triggered. None for "
                          "passkeys.", "bool", self._locked, LOGIN)
+        yield FeatureDef("login_lock_started", "This very attempt created the lock (the one to tell the customer "
+                         "about); False for attempts refused during a lock that already existed.", "bool",
+                         lambda env: False if FACTOR_OF_METHOD.get(getattr(env.event, "method", "")) else None, LOGIN)
         yield FeatureDef("login_lock_permanent", "The lock is permanent (until an operator unlocks after "
                          "re-identification).", "bool",
                          lambda env: bool(s[_PERMANENT]) if (s := self._state(env)) else False, LOGIN)
@@ -87,6 +90,9 @@ class Lockout:
         key = (event.account_id, factor)
         state = self.states.get(key)
         ts = env.ts
+        # Only this plugin sees the transition, so it records it on the decision (every lockable
+        # login carries the value, whether or not a rule reads it): notices use it.
+        env["login_lock_started"] = False
         if state is not None and (state[_PERMANENT] or ts < state[_UNTIL]):
             return  # attempts during a lock are refused by the rules and do not count again
         if event.result == "success":
@@ -107,6 +113,7 @@ class Lockout:
             state[_PERMANENT] = True
         else:
             state[_UNTIL] = ts + self.base_s * (2 ** len(recent))
+        env["login_lock_started"] = True
 
     def commit(self, env: EvalEnv, verdict: str) -> None:
         return None
