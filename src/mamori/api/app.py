@@ -28,6 +28,9 @@ from starlette.routing import Route
 
 from mamori import __version__
 from mamori.api.auth import KeyRing, Principal
+from mamori.api.auth_admin import register_auth_admin
+from mamori.api.auth_pages import register_auth_pages
+from mamori.auth.setup import build_auth_service, trusted_proxies_of
 from mamori.events.models import Event
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
@@ -140,6 +143,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         svc: RiskService = service if service is not None else await asyncio.to_thread(RiskService.open, settings)
         state["service"] = svc
         state["keys"] = KeyRing(svc.store)
+        state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc)
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
@@ -220,6 +224,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
     async def read_json(request: Request) -> Any:
         return _loads(await read_body(request))
+
+    register_auth_admin(app, lambda: state["auth"], principal)
+    register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
 
     @app.exception_handler(MamoriError)
     async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:

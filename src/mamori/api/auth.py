@@ -22,7 +22,9 @@ SCOPES = {
     "events:write": "send events and ask for decisions",
     "decisions:read": "read decisions and alerts",
     "rules:admin": "reload and inspect rule sets",
-    "accounts:admin": "operator actions on customer accounts (unlock after re-identification)",
+    "accounts:admin": "operator actions on customer accounts (unlock after re-identification, customer "
+                      "authentication set-up, recovery)",
+    "auth:stepup": "the trading site's back end: create operation-bound step-ups and consume approved ones",
     "admin": "everything, including API key management",
 }
 

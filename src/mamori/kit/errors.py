@@ -90,6 +90,60 @@ class GeoDatabaseError(MamoriError):
     http_status = 500
 
 
+class Conflict(MamoriError):
+    """The object already exists or changed meanwhile (e.g. a login id already in use)."""
+
+    code = "mamori.api.conflict"
+    http_status = 409
+
+
+class LoginFailed(MamoriError):
+    """A customer's authentication step failed. One code and one message for a wrong password, an
+    unknown login id and a locked factor, so that responses do not reveal which it was."""
+
+    code = "mamori.login.failed"
+    http_status = 401
+
+
+class LoginThrottled(MamoriError):
+    """Too many failed logins from the client's network: refused before any password is checked."""
+
+    code = "mamori.login.throttled"
+    http_status = 429
+
+
+class PasskeyRequired(MamoriError):
+    """The firm's policy requires a passkey for this customer or operation (the weaker factor's
+    transition period is over or was never granted)."""
+
+    code = "mamori.login.passkey_required"
+    http_status = 403
+
+
+class WebAuthnRejected(MamoriError):
+    """A passkey registration or assertion did not verify (wrong origin or RP id, user verification
+    missing, unknown or expired challenge, signature or counter check failed)."""
+
+    code = "mamori.webauthn.rejected"
+    http_status = 400
+
+
+class StepUpRejected(MamoriError):
+    """An operation-bound step-up is unknown, expired, already used, not approved, or was approved for
+    a different operation than the one presented."""
+
+    code = "mamori.stepup.rejected"
+    http_status = 409
+
+
+class CsrfRejected(MamoriError):
+    """A state-changing request to the customer pages came from another origin or without the
+    expected request form (cross-site request forgery protection)."""
+
+    code = "mamori.auth.csrf"
+    http_status = 403
+
+
 ALL_ERRORS: tuple[type[MamoriError], ...] = (
     MamoriError,
     InvalidEvent,
@@ -102,4 +156,11 @@ ALL_ERRORS: tuple[type[MamoriError], ...] = (
     StorageUnavailable,
     ConfigError,
     GeoDatabaseError,
+    Conflict,
+    LoginFailed,
+    LoginThrottled,
+    PasskeyRequired,
+    WebAuthnRejected,
+    StepUpRejected,
+    CsrfRejected,
 )

@@ -48,6 +48,25 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
+    # Customer authentication (issue 4): passkeys, sessions, OpenID Connect.
+    auth_origin: str = Field(default="http://localhost:8600", description="The origin customers use to "
+                             "reach mamori's login pages (scheme://host[:port]); WebAuthn assertions from any "
+                             "other origin are rejected, and it is the OIDC issuer.")
+    auth_extra_origins: str = Field(default="", description="Further allowed WebAuthn origins, comma-separated "
+                                    "(e.g. the firm's app's origin).")
+    auth_rp_id: str | None = Field(default=None, description="WebAuthn relying-party id (default: the host "
+                                   "of auth_origin). Pinned: passkeys are bound to it.")
+    auth_rp_name: str = "mamori"
+    auth_trusted_proxies: str = Field(default="", description="Comma-separated CIDRs of reverse proxies whose "
+                                      "X-Forwarded-For is honoured (none by default).")
+    auth_session_idle_minutes: float = Field(default=30.0, gt=0)
+    auth_session_absolute_hours: float = Field(default=12.0, gt=0)
+    auth_policy_path: Path | None = Field(default=None, description="Authentication policy YAML (default: "
+                                          "passkey required for everyone, no fallback transition).")
+    auth_breached_passwords: Path | None = Field(default=None, description="Breached-password file built by "
+                                                 "`mamori auth breached import` (default: built-in common list).")
+    oidc_clients_path: Path | None = Field(default=None, description="OIDC relying parties (YAML).")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -247,6 +247,11 @@ class Engine:
         info = self.geo.lookup(ip) if (ip is not None and self.geo is not None) else None
         return EvalEnv(event, event.occurred_at.timestamp(), info, self.computes)
 
+    def peek(self, event: EventBase) -> EvalEnv:
+        """The features of ``event`` against the current state, without recording it: the login
+        service asks whether a factor is locked before it spends a password hash on the attempt."""
+        return self._env(event)
+
     def process(self, event: EventBase) -> Decision:
         env = self._env(event)
         stateful = self._stateful
