@@ -17,6 +17,7 @@ Security of the pages themselves:
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from urllib.parse import urlencode
 from collections.abc import Callable
@@ -42,6 +43,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
 DEVICE_COOKIE = "mamori_device"
 DEFAULT_NEXT = "/auth/account"
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{15,63}")  # also a valid event ``device_id``
 
 
 def safe_next(value: str | None) -> str:
@@ -66,7 +68,7 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
         peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104
         ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
         device = request.cookies.get(DEVICE_COOKIE)
-        if device is not None and not (16 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
+        if device is not None and not _DEVICE_ID.fullmatch(device):
             device = None
         return ClientInfo(ip=ip, user_agent=request.headers.get("user-agent"), device_id=device)
 
@@ -79,7 +81,7 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
         response = HTMLResponse(html, status_code=status)
         _page_headers(response)
         if DEVICE_COOKIE not in request.cookies:
-            response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=400 * 86400, httponly=True,
+            response.set_cookie(DEVICE_COOKIE, "d" + secrets.token_urlsafe(24), max_age=400 * 86400, httponly=True,
                                 secure=secure, samesite="lax", path="/")
         return response
 
