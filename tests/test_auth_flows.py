@@ -15,8 +15,9 @@ import httpx
 import orjson
 import pyotp
 import pytest
+
+from mamori.bench.softauthn import SoftAuthenticator
 from server import RunningServer, free_port, start_server
-from softauthn import SoftAuthenticator
 
 PASSWORD = "Kabuto-yama 2026 autumn!"
 

@@ -269,7 +269,8 @@ def _store(data_dir: Path | None, database_url: str | None) -> Any:
 @keys.command("create")
 @click.option("--name", required=True, help="Who uses the key, e.g. 'order-system'.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              type=click.Choice(["events:write", "decisions:read", "rules:admin", "accounts:admin", "admin"]))
+              type=click.Choice(["events:write", "decisions:read", "rules:admin", "accounts:admin", "auth:stepup",
+                                 "admin"]))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--database-url", default=None)
 def keys_create(name: str, scopes: tuple[str, ...], data_dir: Path | None, database_url: str | None) -> None:
@@ -353,6 +354,54 @@ def bench_http(seconds: float, connections: int, rate: int, url: str | None, key
                f"p50 {r['p50_ms']:.2f} ms; events stored {r.get('stored', 'n/a')} of "
                f"{r.get('answered_ok', 'n/a')} answered 200")
     click.echo(f"http decisions_per_s={r['decisions_per_s']:.0f} p99_ms={r['p99_ms']:.2f}")
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Customer authentication: breached-password list, OpenID Connect clients."""
+
+
+@auth_group.command("breached-import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The list file to write (point MAMORI_AUTH_BREACHED_PASSWORDS at it).")
+@click.option("--min-count", type=int, default=1, show_default=True,
+              help="Skip hashes seen fewer times than this in breaches.")
+def auth_breached_import(sources: tuple[Path, ...], out: Path, min_count: int) -> None:
+    """Build the offline breached-password list from Have I Been Pwned downloads (the full SHA-1
+    list, or a directory of range files). The login path never calls the network."""
+    from mamori.auth.breached import BreachedSourceError, build_breached_file
+
+    try:
+        n = build_breached_file(list(sources), out, min_count=min_count)
+    except (BreachedSourceError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"ok: {n} hashes written to {out}")
+
+
+@auth_group.command("oidc-secret")
+def auth_oidc_secret() -> None:
+    """A new client secret for an OIDC relying party: the secret (give it to the client) and its
+    SHA-256 (put it in the clients file as client_secret_sha256)."""
+    from mamori.auth.oidc import new_client_secret
+
+    secret, digest = new_client_secret()
+    click.echo(f"client_secret: {secret}")
+    click.echo(f"client_secret_sha256: {digest}")
+
+
+@bench.command("auth")
+@click.option("--logins", "n_logins", type=int, default=500, show_default=True)
+def bench_auth(n_logins: int) -> None:
+    """Passkey login latency (server side), Argon2id verifications and throttle decisions per core."""
+    from mamori.bench.auth_bench import run
+
+    r = run(n_logins)
+    click.echo(f"machine: {r['machine']}; {r['logins']} passkey logins, p50 {r['passkey_login_p50_ms']:.2f} ms, "
+               f"p99 {r['passkey_login_p99_ms']:.2f} ms (SQLite synchronous=FULL)")
+    click.echo(f"auth passkey_login_p95_ms={r['passkey_login_p95_ms']:.2f} "
+               f"password_verifications_per_s={r['password_verifications_per_s']:.0f} "
+               f"throttle_decisions_per_s={r['throttle_decisions_per_s']:.0f}")
 
 
 def _register_plugins() -> None:
