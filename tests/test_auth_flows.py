@@ -392,3 +392,18 @@ def test_data_dir_holds_no_plaintext_secrets(server: RunningServer) -> None:
     assert customer.totp_secret is not None and customer.totp_secret.encode() not in raw
     token = customer.http.cookies.get("mamori_session")
     assert token and token.encode() not in raw
+
+
+def test_not_me_freezes_ends_sessions_and_only_reidentification_reopens(server: RunningServer) -> None:
+    customer = enrolled_customer(server)
+    assert customer.signed_in()
+    admin = server.client()
+    frozen = admin.post(f"/v1/accounts/{customer.account_id}/not-me", json={})
+    assert frozen.status_code == 200 and frozen.json()["sessions_ended"] == 1
+    assert not customer.signed_in()
+    refused = customer.passkey_login()
+    assert refused.status_code == 401 and not customer.signed_in()
+    issued = admin.post(f"/v1/auth/customers/{customer.account_id}/recovery",
+                        json={"operator_id": "op-2", "method": "video_call"}).json()
+    assert issued["recovery_code"]
+    assert customer.passkey_login().status_code == 200  # the freeze is lifted by the re-identification

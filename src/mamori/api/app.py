@@ -358,6 +358,12 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                              "reason": reason, **({"operator_id": operator_id} if operator_id else {}),
                              **({"reference": reference} if reference else {})})
         await svc().decide(event)
+        # A frozen account has no live session anywhere (the attacker's included), nor OIDC tokens.
+        auth = state["auth"]
+        ended = await asyncio.to_thread(auth.sessions.revoke, account_id, reason="frozen")
+        if auth.oidc is not None:
+            for session_id in ended:
+                auth.oidc.revoke_session(session_id)
         since = int((datetime.now(UTC).timestamp() - 7 * 86400) * 1_000_000)
         labelled = 0
         if reason != "operator":
@@ -365,8 +371,10 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                                                since_us=since)
         await asyncio.to_thread(svc().store.audit, actor=actor, action="account.freeze", target=account_id,
                                 details={"reason": reason, "operator_id": operator_id, "reference": reference,
-                                         "event_id": event.id, "alerts_labelled": labelled})
-        return {"account_id": account_id, "frozen": True, "event_id": event.id, "alerts_labelled": labelled}
+                                         "event_id": event.id, "alerts_labelled": labelled,
+                                         "sessions_ended": len(ended)})
+        return {"account_id": account_id, "frozen": True, "event_id": event.id, "alerts_labelled": labelled,
+                "sessions_ended": len(ended)}
 
     @app.post("/v1/accounts/{account_id}/not-me", tags=["accounts"],
               summary="The customer reports a login or action that was not theirs: freeze the account at once")

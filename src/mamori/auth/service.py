@@ -15,8 +15,8 @@ all of them before costing the firm an Argon2id hash):
    wrong passwords are evaluated one after another: exactly the threshold is verified, the rest are
    refused as locked (Zitadel GHSA-… race: counters read and written in parallel);
 5. the engine's decision on the attempt: ``block`` refuses, ``challenge`` asks for the next stronger
-   factor the customer has (TOTP, then passkey) — and if the engine cannot answer, the flow treats
-   it as ``challenge``, never as ``allow``.
+   factor the customer has (TOTP, then passkey) and refuses when none is left — and if the engine
+   cannot answer, the flow treats it as ``challenge``, never as ``allow``.
 """
 
 from __future__ import annotations
@@ -304,9 +304,12 @@ class AuthService:
             # No second factor enrolled: under a policy that requires one the password alone is refused.
             raise PasskeyRequired("a second factor is required: sign in with your passkey or ask the support "
                                   "desk to set up an authenticator app")
+        elif decision == "challenge":
+            # The engine wants more than the customer has (or could not answer): refused, never allowed.
+            # The customer can still sign in from a device they used before, or with a passkey.
+            raise PasskeyRequired("additional verification is needed for this sign-in: use your passkey or a "
+                                  "device you have signed in from before, or call the support desk")
         else:
-            # ``challenge`` with no stronger factor left: every factor the customer has was passed;
-            # the engine's notice tells the customer about the sign-in.
             acr = ACR_MFA if "totp" in flow.done else ACR_PASSWORD
             amr = tuple(["pwd"] + (["otp", "mfa"] if "totp" in flow.done else []))
             token, session_id = await asyncio.to_thread(self.sessions.create, customer.account_id, acr=acr,
