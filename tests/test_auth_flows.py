@@ -20,16 +20,25 @@ from mamori.bench.softauthn import SoftAuthenticator
 from server import RunningServer, free_port, start_server
 
 PASSWORD = "Kabuto-yama 2026 autumn!"
+RP_CALLBACK = "http://127.0.0.1:9/oidc/callback"  # never contacted: the test reads the redirect itself
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     port = free_port()
     data = tmp_path_factory.mktemp("auth")
+    clients = data / "oidc-clients.yaml"
+    clients.write_text(f"""clients:
+  - client_id: trading-site
+    name: Trading site
+    token_endpoint_auth_method: none
+    redirect_uris: ["{RP_CALLBACK}"]
+""", encoding="utf-8")
     # The tests speak for many customers from one loopback address: as a firm's reverse proxy would,
     # they name each customer's address in X-Forwarded-For (trusted from 127.0.0.1 only here).
     with start_server(data, port=port, env={"MAMORI_AUTH_ORIGIN": f"http://localhost:{port}",
-                                            "MAMORI_AUTH_TRUSTED_PROXIES": "127.0.0.1/32"}) as running:
+                                            "MAMORI_AUTH_TRUSTED_PROXIES": "127.0.0.1/32",
+                                            "MAMORI_OIDC_CLIENTS_PATH": str(clients)}) as running:
         yield running
 
 
@@ -407,3 +416,54 @@ def test_not_me_freezes_ends_sessions_and_only_reidentification_reopens(server: 
                         json={"operator_id": "op-2", "method": "video_call"}).json()
     assert issued["recovery_code"]
     assert customer.passkey_login().status_code == 200  # the freeze is lifted by the re-identification
+
+
+def test_a_standard_oidc_client_completes_the_code_flow_with_pkce_after_a_passkey_login(server: RunningServer) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        import authlib.deprecate
+
+        warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
+        from authlib.common.security import generate_token
+        from authlib.integrations.httpx_client import OAuth2Client
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    customer = enrolled_customer(server)
+    browser = Customer(server, customer.account_id, customer.login_id)
+    browser.authenticator = customer.authenticator
+    issuer = origin(server)
+    discovery = httpx.get(f"{server.url}/.well-known/openid-configuration", trust_env=False).json()
+    assert discovery["issuer"] == issuer and discovery["code_challenge_methods_supported"] == ["S256"]
+    local = {"transport": httpx.HTTPTransport(), "trust_env": False}
+    rp = OAuth2Client(client_id="trading-site", redirect_uri=RP_CALLBACK, scope="openid",
+                      code_challenge_method="S256", token_endpoint_auth_method="none", **local)
+    verifier, nonce = generate_token(48), generate_token(20)
+    url, state = rp.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+    path = url.replace(issuer, "")
+    to_login = browser.http.get(path, follow_redirects=False)
+    assert to_login.status_code == 303 and to_login.headers["location"].startswith("/auth/login?next=")
+    next_path = httpx.URL(to_login.headers["location"]).params["next"]
+    start = browser.post("/auth/api/passkey/options").json()
+    done = browser.post("/auth/api/passkey/login", {"flow": start["flow"], "next": next_path,
+                                                    "credential": browser.authenticator.get(start["publicKey"])})
+    assert done.json()["redirect"] == next_path
+    back = browser.http.get(next_path, follow_redirects=False)
+    assert back.status_code in (302, 303) and back.headers["location"].startswith(RP_CALLBACK)
+    token = rp.fetch_token(f"{server.url}/oidc/token", authorization_response=back.headers["location"],
+                           code_verifier=verifier)
+    jwks = KeySet.import_key_set(httpx.get(f"{server.url}/oidc/jwks", trust_env=False).json())
+    claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256"]).claims
+    assert claims["iss"] == issuer and claims["aud"] == "trading-site" and claims["sub"] == customer.account_id
+    assert claims["nonce"] == nonce and claims["acr"] == "phr" and "mfa" in claims["amr"]
+    userinfo = httpx.get(f"{server.url}/oidc/userinfo", trust_env=False,
+                         headers={"authorization": f"Bearer {token['access_token']}"})
+    assert userinfo.json() == {"sub": customer.account_id}
+    # The same code a second time is refused (and revokes what it issued).
+    again = httpx.post(f"{server.url}/oidc/token", trust_env=False, data={
+        "grant_type": "authorization_code", "code": httpx.URL(back.headers["location"]).params["code"],
+        "redirect_uri": RP_CALLBACK, "client_id": "trading-site", "code_verifier": verifier})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert httpx.get(f"{server.url}/oidc/userinfo", trust_env=False,
+                     headers={"authorization": f"Bearer {token['access_token']}"}).status_code == 401

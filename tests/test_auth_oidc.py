@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc import jwt
-from joserfc.errors import BadSignatureError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet, RSAKey
 
 from mamori.api.oidc_routes import oidc_router
@@ -60,13 +60,16 @@ from mamori.auth.oidc import (
 )
 
 with warnings.catch_warnings():  # Authlib warns that it falls back from httpx2 to httpx
-    warnings.simplefilter("ignore", DeprecationWarning)
+    import authlib.deprecate  # adds an "always" filter for its warnings when imported: ours goes after it
+
+    warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.base_client import OAuthError
     from authlib.integrations.httpx_client import OAuth2Client
     from authlib.oidc.core import CodeIDToken
 
 ISSUER = "https://login.example.jp"
-WEB_SECRET, WEB_SECRET_HASH = new_client_secret()
+WEB_SECRET = "test-only-secret-Zb3kqKc0Vn1YbKq5sY0p8w4aJpW2tE"  # fixed: parametrize ids must agree across xdist workers
+WEB_SECRET_HASH = hash_client_secret(WEB_SECRET)
 WEB_CB = "https://trade.example.jp/oidc/callback"
 APP_CB = "https://trade.example.jp/app/callback?source=app"
 STRICT_CB = "https://admin.example.jp/cb"
@@ -604,8 +607,29 @@ def test_rotation_keeps_the_previous_key_for_tokens_in_flight(tmp_path: Path, cl
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     keys.rotate()
     assert old_kid not in [k["kid"] for k in keys.jwks()["keys"]]
-    with pytest.raises(BadSignatureError):  # a token signed by a dropped key no longer verifies
-        jwt.decode(before, KeySet([RSAKey.import_key(keys.jwks()["keys"][1])]), algorithms=["RS256"])
+    with pytest.raises(InvalidKeyIdError):  # a token signed by a dropped key no longer verifies
+        jwt.decode(before, keys.key_set(), algorithms=["RS256"])
+    with pytest.raises(BadSignatureError):  # not even when a client ignores kid
+        jwt.decode(before, RSAKey.import_key(keys.jwks()["keys"][0]), algorithms=["RS256"])
+
+
+@pytest.mark.parametrize("content", ['{"current": {"kty": "RSA"}}', "not json", '{"previous": []}', "[]"])
+def test_corrupt_key_file_is_refused_with_its_name(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "oidc-keys.json"
+    path.write_text(content)
+    path.chmod(0o600)
+    with pytest.raises(SigningKeyError, match=r"oidc-keys\.json"):
+        SigningKeys.load_or_create(path)
+
+
+def test_key_file_with_a_kid_that_is_not_the_thumbprint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "oidc-keys.json"
+    SigningKeys.load_or_create(path)
+    stored = json.loads(path.read_text())
+    stored["current"]["kid"] = "chosen-by-hand"
+    path.write_text(json.dumps(stored))
+    with pytest.raises(SigningKeyError, match="thumbprint"):
+        SigningKeys.load_or_create(path)
 
 
 def test_small_rsa_keys_are_refused() -> None:
@@ -716,6 +740,20 @@ def test_discovery_document(provider: OidcProvider) -> None:
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["request_uri_parameter_supported"] is False  # the default would be true
     assert "end_session_endpoint" not in doc
+
+
+def test_issuer_with_a_path_prefixes_every_route(keys: SigningKeys, clock: Clock) -> None:
+    provider = OidcProvider(ISSUER + "/idp", keys, registered_clients(), clock=clock)
+    assert provider.discovery()["jwks_uri"] == f"{ISSUER}/idp/oidc/jwks"
+    outcome = provider.authorize(validated(provider), None)
+    assert isinstance(outcome, RedirectToLogin) and outcome.next_path.startswith("/idp/oidc/authorize?")
+
+    async def nobody(_request: Request) -> LoginContext | None:
+        return None
+
+    paths = {getattr(route, "path", "") for route in oidc_router(provider, nobody).routes}
+    assert paths == {"/idp/.well-known/openid-configuration", "/idp/oidc/jwks", "/idp/oidc/authorize",
+                     "/idp/oidc/token", "/idp/oidc/userinfo"}
 
 
 @pytest.mark.parametrize("issuer", ["http://login.example.jp", "https://login.example.jp/", "https://x.jp?a=1"])

@@ -30,7 +30,8 @@ from mamori import __version__
 from mamori.api.auth import KeyRing, Principal
 from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
-from mamori.auth.setup import build_auth_service, trusted_proxies_of
+from mamori.api.oidc_routes import oidc_router
+from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
 from mamori.events.models import Event
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
@@ -137,13 +138,14 @@ def _time_param(value: str | None, name: str) -> int | None:
 def create_app(settings: Settings, service: RiskService | None = None) -> FastAPI:
     """Build the app. Without ``service``, one is opened from ``settings`` at start-up."""
     state: dict[str, Any] = {}
+    oidc = build_oidc_provider(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc: RiskService = service if service is not None else await asyncio.to_thread(RiskService.open, settings)
         state["service"] = svc
         state["keys"] = KeyRing(svc.store)
-        state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc)
+        state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc, oidc)
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
@@ -226,7 +228,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         return _loads(await read_body(request))
 
     register_auth_admin(app, lambda: state["auth"], principal)
-    register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
+    current_login = register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
+    app.include_router(oidc_router(oidc, current_login))
 
     @app.exception_handler(MamoriError)
     async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:

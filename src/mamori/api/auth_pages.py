@@ -16,13 +16,14 @@ Security of the pages themselves:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import secrets
-from urllib.parse import urlencode
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from mamori.auth.client_ip import client_ip
+from mamori.auth.oidc import LoginContext
 from mamori.auth.service import AuthService, LoginStep, passkey_view
 from mamori.auth.sessions import ClientInfo
 from mamori.auth.store import SessionRow
@@ -55,7 +57,10 @@ def safe_next(value: str | None) -> str:
 
 
 def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], settings: Settings,
-                        trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
+                        trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+                        ) -> Callable[[Request], Awaitable[LoginContext | None]]:
+    """Mount the pages; returns ``current_login`` for the OpenID Connect routes (a full session
+    only: a recovery session, which may only enrol a passkey, is no login)."""
     secure = settings.auth_origin.startswith("https://")
     session_cookie = "__Host-mamori_session" if secure else "mamori_session"
     allowed_origins = {settings.auth_origin.rstrip("/")} | {
@@ -76,8 +81,8 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
         lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
         other = dict(request.query_params)
         other["lang"] = TEXT[lang]["lang_other"]
-        html = templates.get_template(name).render(t=TEXT[lang], lang=lang, lang_href=f"{request.url.path}?{urlencode(other)}",
-                                                   **context)
+        lang_href = f"{request.url.path}?{urlencode(other)}"
+        html = templates.get_template(name).render(t=TEXT[lang], lang=lang, lang_href=lang_href, **context)
         response = HTMLResponse(html, status_code=status)
         _page_headers(response)
         if DEVICE_COOKIE not in request.cookies:
@@ -282,11 +287,17 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
             await _revoke_oidc(get_auth(), ended)
         return json_response({"ended": len(ended)})
 
+    async def current_login(request: Request) -> LoginContext | None:
+        row = await asyncio.to_thread(session_of, request)
+        return AuthService.login_context(row) if row is not None and row.purpose == "full" else None
+
     @app.exception_handler(LoginThrottled)
     async def on_throttled(_request: Request, exc: LoginThrottled) -> Response:
         retry = int((exc.details or {}).get("retry_after_s", 60))
         return Response(orjson.dumps(exc.to_dict()), status_code=429, media_type="application/json",
                         headers={"Retry-After": str(max(1, retry))})
+
+    return current_login
 
 
 async def _revoke_oidc(auth: AuthService, session_ids: list[str]) -> None:

@@ -46,6 +46,7 @@ from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 import yaml
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeyParameters, KeySet, RSAKey
 
 log = logging.getLogger("mamori.auth.oidc")
@@ -235,11 +236,11 @@ class SigningKeys:
             data = json.loads(path.read_bytes())
             current = RSAKey.import_key(data["current"])
             previous = [RSAKey.import_key(k) for k in data.get("previous", [])]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, JoseError) as exc:
             raise SigningKeyError(f"OIDC signing key file {path} is not a valid key file: {exc}") from None
-        for key in previous:
-            _check_rsa_key(key, private=False)
         try:
+            for key in previous:
+                _check_rsa_key(key, private=False)
             return cls(current, previous, path=path)
         except SigningKeyError as exc:
             raise SigningKeyError(f"OIDC signing key file {path}: {exc}") from None
@@ -272,7 +273,7 @@ class SigningKeys:
         return self.kid
 
     def _serialize(self, current: RSAKey | None = None, previous: Sequence[RSAKey] | None = None) -> bytes:
-        cur = current or self._current
+        cur = self._current if current is None else current
         prev = self._previous if previous is None else previous
         doc = {"current": cur.as_dict(private=True), "previous": [k.as_dict(private=False) for k in prev]}
         return (json.dumps(doc, indent=1) + "\n").encode("ascii")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from mamori.auth.breached import BreachedPasswords, default_breached_file
 from mamori.auth.client_ip import parse_trusted_proxies
-from mamori.auth.oidc import OidcProvider, SigningKeys, load_clients
+from mamori.auth.oidc import ClientConfigError, OidcProvider, SigningKeyError, SigningKeys, load_clients
 from mamori.auth.passkeys import RelyingParty
 from mamori.auth.passwords import PasswordHasher
 from mamori.auth.policy import load_policy
@@ -19,7 +19,7 @@ from mamori.auth.sessions import SessionManager
 from mamori.auth.store import AuthStore
 from mamori.auth.throttle import SourceThrottle, ThrottleConfig
 from mamori.kit.errors import ConfigError
-from mamori.kit.settings import Settings
+from mamori.kit.settings import Settings, ensure_private_dir
 from mamori.notify.contacts import load_or_create_key
 
 log = logging.getLogger("mamori.auth")
@@ -44,7 +44,20 @@ def trusted_proxies_of(settings: Settings) -> list[ipaddress.IPv4Network | ipadd
         raise ConfigError(f"MAMORI_AUTH_TRUSTED_PROXIES: {exc}") from None
 
 
-def build_auth_service(settings: Settings, risk: Any) -> AuthService:
+def build_oidc_provider(settings: Settings) -> OidcProvider:
+    """The OpenID Connect provider: issuer = the auth origin, signing key in the data directory (0600)."""
+    origins = origins_of(settings)
+    ensure_private_dir(settings.data_dir)
+    try:
+        clients = load_clients(settings.oidc_clients_path) if settings.oidc_clients_path else {}
+        keys = SigningKeys.load_or_create(settings.data_dir / "oidc-signing-key.json")
+    except (ClientConfigError, SigningKeyError) as exc:
+        raise ConfigError(str(exc)) from None
+    log.info("OpenID Connect issuer %s with %d client(s)", origins[0], len(clients))
+    return OidcProvider(origins[0], keys, clients)
+
+
+def build_auth_service(settings: Settings, risk: Any, oidc: OidcProvider | None = None) -> AuthService:
     """``risk`` is the running :class:`mamori.risk.service.RiskService` (same database, same engine)."""
     origins = origins_of(settings)
     rp_id = settings.auth_rp_id or (urlsplit(origins[0]).hostname or "localhost")
@@ -67,8 +80,6 @@ def build_auth_service(settings: Settings, risk: Any) -> AuthService:
         policy=load_policy(settings.auth_policy_path), hasher=PasswordHasher(),
         throttle=SourceThrottle(ThrottleConfig(), asn_of=asn_of), risk=risk, secret_key=key,
         audit=risk.store.audit, breached=breached)
-    clients = load_clients(settings.oidc_clients_path) if settings.oidc_clients_path else {}
-    service.oidc = OidcProvider(origins[0], SigningKeys.load_or_create(settings.data_dir / "oidc-signing-key.json"),
-                                clients)
-    log.info("customer authentication: rp_id=%s origins=%s oidc clients=%d", rp_id, ",".join(origins), len(clients))
+    service.oidc = oidc
+    log.info("customer authentication: rp_id=%s origins=%s", rp_id, ",".join(origins))
     return service

@@ -9,7 +9,8 @@ TEXT: dict[str, dict[str, str]] = {
     "ja": {
         "lang_switch": "English", "lang_other": "en",
         "login_title": "ログイン",
-        "login_lead": "パスキーでログインしてください。パスキーは偽サイトでは使えないため、フィッシング詐欺を防ぎます。",
+        "login_lead": "パスキーでログインしてください。"
+                      "パスキーは偽サイトでは使えないため、フィッシング詐欺を防ぎます。",
         "login_id": "ログインID",
         "passkey_button": "パスキーでログイン",
         "password_heading": "パスワードでログイン（移行期間中のお客様）",

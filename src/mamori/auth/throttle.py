@@ -11,8 +11,9 @@ Anchors
 -------
 * **Auth0 "Suspicious IP Throttling"** (the bar to match): per IP, 100 failed logins a day, the
   bucket refills one attempt every 14.4 minutes (= 100 / 24 h), a successful login resets the
-  count, and an allowlist exempts the firm's own addresses. The ``ip`` scope reproduces exactly
-  that ("volume" signal, :data:`DEFAULT_IP_LIMITS`).
+  count, and an allowlist exempts the firm's own addresses (API: ``pre-login.max_attempts`` 100,
+  ``rate`` 864,000 ms). The ``ip`` scope's "volume" signal reproduces that
+  (:data:`DEFAULT_IP_LIMITS`), with the reset made launder-proof (below).
 * **OWASP Credential Stuffing Prevention Cheat Sheet**: throttle by source, not only per account;
   expect attackers to spread over many IPs (aggregate by network / ASN) and to use residential
   proxies and shared addresses; keep legitimate users behind NAT working.
@@ -63,10 +64,11 @@ Memory is bounded: each scope tracks at most ``max_keys`` keys (least recently *
 ``collections.OrderedDict``), and at most ``max_keys`` active blocks (the oldest evicted first).
 An evicted block is the price of the bound; a flood of fresh IPs large enough to evict it is
 itself a spread attack that the network / ASN scopes (far fewer keys) see. Worst case per tracked
-key is about ``4 * (28 + sketch_bits / 8) + 420`` bytes (four bitmaps, the slot object, resetter
-ring, dict entry, key text) -- see :meth:`ScopeLimits.worst_case_bytes`; with the defaults about
-37 MB (ip) + 16 MB (network) + 7 MB (asn) + the address cache (``resolve_cache_size`` entries, about
-0.3 KB each, 5 MB) ~= 65 MB at most.
+key is ``4 * (28 + sketch_bits / 8) + 300`` bytes (four bitmaps, the slot object, resetter ring,
+dict entry, key text; :meth:`ScopeLimits.worst_case_bytes`, measured ~605 B for the ip scope).
+With the defaults: 33 MB (ip, 50,000 keys) + 19 MB (network, 20,000) + 7 MB (asn, 5,000) + the
+address cache (16,384 entries, 0.3-0.4 KB each: 7 MB) + block entries (~0.1 KB each: 8 MB) ~= 75 MB
+at most; typical use is a small fraction (a key that only ever succeeded has no failure bitmap).
 
 Thread safety: :meth:`~SourceThrottle.record` takes a lock; :meth:`~SourceThrottle.check` is
 lock-free (single dict reads under the GIL).
@@ -168,7 +170,7 @@ class ScopeLimits:
     def worst_case_bytes(self) -> int:
         """Upper estimate of the memory of one tracked key of this scope (CPython 3.11, 64-bit)."""
         bitmap = 28 + self.sketch_bits // 8  # a Python int with the top bit set
-        return 4 * bitmap + 420
+        return 4 * bitmap + 300
 
 
 DEFAULT_IP_LIMITS: Final = ScopeLimits(
@@ -285,6 +287,21 @@ def _scope_keys(keys: _Keys) -> Iterator[tuple[Scope, str]]:
         yield "asn", keys.asn
 
 
+def _v6_prefix_key(n: int, prefix: int) -> str:
+    """``"<network>/<prefix>"`` of IPv6 address ``n`` in RFC 5952 text, as :mod:`ipaddress` prints it.
+
+    Up to /64 the trailing run of zero groups (at least four) is always the longest, so it is the
+    one compressed; string work only. Longer prefixes go through :mod:`ipaddress` (~5 µs)."""
+    shift = 128 - prefix
+    network = n >> shift << shift
+    if prefix > 64:
+        return f"{ipaddress.IPv6Address(network)}/{prefix}"
+    groups = [(network >> (112 - 16 * i)) & 0xFFFF for i in range(4)]
+    while groups and groups[-1] == 0:
+        groups.pop()
+    return ":".join([f"{g:x}" for g in groups]) + f"::/{prefix}"
+
+
 class _Bucket:
     """Evidence for one key; see the module docstring."""
 
@@ -313,7 +330,9 @@ class SourceThrottle:
     """Per-source throttle over the ``ip`` / ``network`` / ``asn`` scopes; see the module docstring.
 
     ``asn_of(ip)`` returns the AS number of a canonical address or ``None`` (no ``asn`` scope
-    without it); ``clock`` is monotonic seconds (inject one in tests).
+    without it); it is called once per address not in the address cache and should not raise
+    (e.g. ``lambda ip: provider.lookup(ip).asn`` over mamori's geo provider). ``clock`` is
+    monotonic seconds (inject one in tests).
 
     ``check`` accepts any text; a value that is not an IP literal is counted under the single key
     ``"invalid"`` (pass :func:`mamori.auth.client_ip.client_ip` output and it never is).
@@ -336,7 +355,7 @@ class SourceThrottle:
             if not isinstance(n, str)
         )
         self._buckets: dict[Scope, OrderedDict[str, _Bucket]] = {s: OrderedDict() for s in SCOPES}
-        self._blocks: dict[Scope, dict[str, float]] = {s: {} for s in SCOPES}  # key -> blocked until
+        self._blocks: dict[Scope, OrderedDict[str, float]] = {s: OrderedDict() for s in SCOPES}  # key -> until
         self._blk_ip = self._blocks["ip"]
         self._blk_net = self._blocks["network"]
         self._blk_asn = self._blocks["asn"]
@@ -344,8 +363,6 @@ class SourceThrottle:
         self._started: dict[Scope, int] = dict.fromkeys(SCOPES, 0)
         self._rejected = 0
         self._v4_shift = 32 - config.ipv4_network_prefix
-        self._v6_src_shift = 128 - config.ipv6_source_prefix
-        self._v6_net_shift = 128 - config.ipv6_network_prefix
         self._resolve: Callable[[str], _Keys] = functools.lru_cache(maxsize=config.resolve_cache_size)(
             self._resolve_uncached
         )
@@ -367,10 +384,8 @@ class SourceThrottle:
                 shift = self._v4_shift
                 net_key = f"{ipaddress.IPv4Address(n >> shift << shift)}/{cfg.ipv4_network_prefix}"
         else:
-            shift = self._v6_src_shift
-            ip_key = text if shift == 0 else f"{ipaddress.IPv6Address(n >> shift << shift)}/{cfg.ipv6_source_prefix}"
-            shift = self._v6_net_shift
-            net_key = f"{ipaddress.IPv6Address(n >> shift << shift)}/{cfg.ipv6_network_prefix}"
+            ip_key = text if cfg.ipv6_source_prefix == 128 else _v6_prefix_key(n, cfg.ipv6_source_prefix)
+            net_key = _v6_prefix_key(n, cfg.ipv6_network_prefix)
         asn_key = None
         if self._asn_of is not None and cfg.asn.enabled:
             asn = self._asn_of(text)
@@ -396,17 +411,14 @@ class SourceThrottle:
         return self._blocked_verdict(keys)
 
     def _blocked_verdict(self, keys: _Keys) -> ThrottleVerdict:
-        """The slow path: some scope of ``keys`` has a block entry; drop expired ones, report the longest."""
+        """The slow path: some scope of ``keys`` has a block entry; report the one that lasts longest.
+
+        Read-only (expired entries are purged by ``record`` under the lock), so ``check`` never races it."""
         now = self._clock()
         worst: tuple[float, Scope, str] | None = None
         for scope, key in _scope_keys(keys):
-            blocks = self._blocks[scope]
-            until = blocks.get(key)
-            if until is None:
-                continue
-            if until <= now:
-                blocks.pop(key, None)
-            elif worst is None or until > worst[0]:
+            until = self._blocks[scope].get(key)
+            if until is not None and until > now and (worst is None or until > worst[0]):
                 worst = (until, scope, key)
         if worst is None:
             return ALLOWED
@@ -435,6 +447,8 @@ class SourceThrottle:
         started: ThrottleVerdict | None = None
         with self._lock:
             now = self._clock()
+            for blocks in self._blocks.values():
+                self._purge_expired(blocks, now)
             for scope, key in _scope_keys(keys):
                 limits = self._limits[scope]
                 reason = self._observe(self._buckets[scope], key, limits, now, fp, success)
@@ -444,20 +458,27 @@ class SourceThrottle:
                 until = blocks.get(key)
                 if until is not None and until > now:
                     continue  # already throttled: not a new start
-                self._block(blocks, key, now + limits.block_s, now, limits.max_keys)
+                self._block(blocks, key, now + limits.block_s, limits.max_keys)
                 self._started[scope] += 1
                 if started is None:
                     started = ThrottleVerdict(False, scope, max(1, math.ceil(limits.block_s)), key, reason)
         return started
 
     @staticmethod
-    def _block(blocks: dict[str, float], key: str, until: float, now: float, max_blocks: int) -> None:
-        blocks.pop(key, None)  # re-insert at the end: dict order is block start order
-        if len(blocks) >= max_blocks:
-            for k in [k for k, u in blocks.items() if u <= now]:
-                del blocks[k]
-            while len(blocks) >= max_blocks:
-                del blocks[next(iter(blocks))]  # the oldest block
+    def _purge_expired(blocks: OrderedDict[str, float], now: float) -> None:
+        """Drop expired blocks from the front: a scope's blocks all last ``block_s`` and are kept in
+        start order, so the front is the earliest to expire (amortised O(1))."""
+        while blocks:
+            _, until = next(iter(blocks.items()))
+            if until > now:
+                return
+            blocks.popitem(last=False)
+
+    @staticmethod
+    def _block(blocks: OrderedDict[str, float], key: str, until: float, max_blocks: int) -> None:
+        blocks.pop(key, None)  # re-insert at the end: the order is block start order
+        while len(blocks) >= max_blocks:
+            blocks.popitem(last=False)  # the oldest block (expired ones were purged already)
         blocks[key] = until
 
     @staticmethod
@@ -517,14 +538,16 @@ class SourceThrottle:
             return self._blocks[scope].pop(key, None) is not None
 
     def stats(self) -> dict[str, int]:
-        """Metrics: ``keys_<scope>`` tracked, ``blocked_<scope>`` active blocks (expired ones not yet
-        purged included), ``throttles_started_<scope>`` since start, ``checks_rejected``, and the
-        address cache's ``resolve_cache_entries``."""
+        """Metrics: ``keys_<scope>`` tracked, ``blocked_<scope>`` blocks in force,
+        ``throttles_started_<scope>`` since start, ``checks_rejected``, and the address cache's
+        ``resolve_cache_entries``."""
         out: dict[str, int] = {}
-        for s in SCOPES:
-            out[f"keys_{s}"] = len(self._buckets[s])
-            out[f"blocked_{s}"] = len(self._blocks[s])
-            out[f"throttles_started_{s}"] = self._started[s]
+        with self._lock:
+            now = self._clock()
+            for s in SCOPES:
+                out[f"keys_{s}"] = len(self._buckets[s])
+                out[f"blocked_{s}"] = sum(1 for until in self._blocks[s].values() if until > now)
+                out[f"throttles_started_{s}"] = self._started[s]
         out["checks_rejected"] = self._rejected
         info = getattr(self._resolve, "cache_info", None)
         out["resolve_cache_entries"] = info().currsize if info is not None else 0

@@ -1,4 +1,4 @@
-"""A software passkey authenticator for HTTP-level tests (the browser tests use Chromium's virtual
+"""A software passkey authenticator for the benchmark and HTTP-level tests (the browser tests use Chromium's virtual
 authenticator): ES256 keys, discoverable credentials, ``none`` attestation, and the knobs an attacker
 or a broken device would turn — another origin, no user verification, a replayed counter.
 
@@ -73,7 +73,8 @@ class SoftAuthenticator:
     def get(self, options: dict[str, Any], *, origin: str | None = None, credential: Credential | None = None,
             count: int | None = None) -> dict[str, Any]:
         allowed = {c["id"] for c in options.get("allowCredentials") or []}
-        candidates = [c for c in self.credentials if c.rp_id == options["rpId"] and (not allowed or b64u(c.id) in allowed)]
+        candidates = [c for c in self.credentials
+                      if c.rp_id == options["rpId"] and (not allowed or b64u(c.id) in allowed)]
         cred = credential or candidates[0]
         if count is None:
             cred.sign_count += self.counter_step
