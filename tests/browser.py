@@ -43,10 +43,13 @@ below). Await page promises with :func:`call_js` / :class:`JsPromise` (10 s defa
 started in the page and Playwright's ``wait_for_function`` (which has a timeout) waits for it to settle.
 Contexts from ``new_page`` get 10 s default timeouts for navigation, locators and waits.
 
-What the virtual authenticator does (Chromium 150, verified by test_browser_harness.py)
---------------------------------------------------------------------------------------
+What the virtual authenticator does (Chromium 150; tried by hand, the main points pinned by
+test_browser_harness.py)
+---------------------------------------------------------------------------------------------------
 - ``WebAuthn.enable`` is sent with ``enableUI: false`` (the default): Chromium then answers requests
   from the virtual authenticator without showing account pickers. That is the only "switch" needed.
+  With ``enableUI: true`` a conditional request stays pending in headless mode whatever the test does
+  (focus, click, arrow keys + Enter), and a ``create`` waits for a dialog nobody can answer.
 - Conditional mediation (passkey autofill) completes by itself: a
   ``navigator.credentials.get({mediation: "conditional", publicKey: {allowCredentials: [], ...}})``
   resolves within milliseconds with the authenticator's discoverable credential for the RP. No focus,

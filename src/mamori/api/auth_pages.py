@@ -71,7 +71,10 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
 
     def client(request: Request) -> ClientInfo:
         peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104
-        ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
+        try:
+            ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
+        except ValueError:  # a peer that is no IP address (a Unix socket): nothing to throttle by
+            ip = None
         device = request.cookies.get(DEVICE_COOKIE)
         if device is not None and not _DEVICE_ID.fullmatch(device):
             device = None

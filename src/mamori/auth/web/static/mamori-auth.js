@@ -134,7 +134,9 @@
       conditional = new AbortController();
       root.dataset.autofill = "waiting";
       passkeyLogin("conditional", conditional.signal).catch((err) => {
-        if (err && err.name === "AbortError") return;
+        // Autofill ends quietly when the customer dismisses it or picks nothing (or the page aborts it
+        // for the passkey button); a server refusal is shown.
+        if (err && (err.name === "AbortError" || err.name === "NotAllowedError")) return;
         fail(err);
       });
     }
