@@ -16,8 +16,9 @@ import httpx
 import orjson
 import pyotp
 import pytest
-from browser import VirtualAuthenticator, chromium_fixture, new_page_fixture  # noqa: F401
 from playwright.sync_api import Page
+
+from browser import VirtualAuthenticator, chromium_fixture, new_page_fixture  # noqa: F401
 from server import RunningServer, free_port, start_server
 
 PASSWORD = "Kabuto-yama 2026 autumn!"

@@ -440,7 +440,7 @@ def test_a_standard_oidc_client_completes_the_code_flow_with_pkce_after_a_passke
     rp = OAuth2Client(client_id="trading-site", redirect_uri=RP_CALLBACK, scope="openid",
                       code_challenge_method="S256", token_endpoint_auth_method="none", **local)
     verifier, nonce = generate_token(48), generate_token(20)
-    url, state = rp.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+    url, _ = rp.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
     path = url.replace(issuer, "")
     to_login = browser.http.get(path, follow_redirects=False)
     assert to_login.status_code == 303 and to_login.headers["location"].startswith("/auth/login?next=")
