@@ -113,7 +113,7 @@ def test_enrol_then_sign_in_by_autofill_then_approve_a_bound_withdrawal(server: 
 def test_a_passkey_made_for_another_origin_cannot_sign_in(server: RunningServer, new_page: Any) -> None:
     """The phishing case in the browser: an assertion's client data names the origin the browser saw,
     so one obtained on a look-alike origin is refused by mamori."""
-    account, login_id, secret = new_customer(server)
+    _, login_id, secret = new_customer(server)
     page: Page = new_page(user_agent=DESKTOP_CHROME)
     VirtualAuthenticator(page).add()
     sign_in_with_password_and_totp(page, server, login_id, secret)
