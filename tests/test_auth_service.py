@@ -56,3 +56,25 @@ def test_when_the_engine_cannot_answer_the_flow_challenges_and_never_allows(auth
         with pytest.raises(PasskeyRequired):  # no stronger factor to ask for: refused, not allowed
             await auth.password_login("jiro", PASSWORD, CLIENT)
     asyncio.run(go())
+
+
+def test_one_address_gets_only_a_few_password_checks_in_flight(auth: AuthService) -> None:
+    """The throttle learns from finished attempts; parallel ones from one address are capped before
+    any hashing, so a burst cannot slip a hundred guesses past it."""
+    from mamori.auth.service import MAX_IN_FLIGHT_PER_SOURCE
+    from mamori.kit.errors import LoginFailed, LoginThrottled
+
+    async def go() -> None:
+        for i in range(10):
+            await auth.create_customer(account_id=f"C-{i}", login_id=f"user{i}", segment=None, password=PASSWORD,
+                                       transition_days=None, actor="test")
+        results = await asyncio.gather(*(auth.password_login(f"user{i}", "wrong password", CLIENT)
+                                         for i in range(10)), return_exceptions=True)
+        throttled = [r for r in results if isinstance(r, LoginThrottled)]
+        failed = [r for r in results if isinstance(r, LoginFailed)]
+        assert len(failed) == MAX_IN_FLIGHT_PER_SOURCE and len(throttled) == 10 - MAX_IN_FLIGHT_PER_SOURCE
+        other = ClientInfo(ip="153.157.9.9", user_agent="Mozilla/5.0", device_id="dother-device-0001")
+        with pytest.raises(LoginFailed):  # another address is not affected, and the count went back to zero
+            await auth.password_login("user0", "wrong again", other)
+        assert auth._in_flight == {}
+    asyncio.run(go())

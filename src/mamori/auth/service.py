@@ -65,6 +65,7 @@ ACR_MFA = "urn:mamori:acr:mfa"
 ACR_PASSWORD = "urn:mamori:acr:password"  # noqa: S105 (an ACR name)
 FLOW_TTL_S = 300.0
 ENGINE_TIMEOUT_S = 2.0
+MAX_IN_FLIGHT_PER_SOURCE = 4  # password/recovery attempts one address may have being checked at once
 RECOVERY_CODE_TTL_US = 24 * 3600 * 1_000_000
 RECOVERY_MAX_ATTEMPTS = 5
 
@@ -114,6 +115,7 @@ class AuthService:
         self._challenges: Ephemeral[tuple[str, bytes, str | None]] = Ephemeral(ttl_s=FLOW_TTL_S)
         self._flows: Ephemeral[LoginFlow] = Ephemeral(ttl_s=FLOW_TTL_S)
         self._account_locks: dict[str, asyncio.Lock] = {}
+        self._in_flight: dict[str, int] = {}
         self.stepups = StepUps()
         self.oidc: OidcProvider | None = None
         self.totp = totp.TotpVerifier()
@@ -264,6 +266,22 @@ class AuthService:
         if not verdict.allowed:
             raise LoginThrottled("too many failed sign-ins from your network; try again later",
                                  details={"retry_after_s": verdict.retry_after_s})
+        # The throttle learns from finished attempts; a burst of parallel ones would all pass its check
+        # while the first are still hashing. One address gets a few checks at a time, no more.
+        if self._in_flight.get(ip, 0) >= MAX_IN_FLIGHT_PER_SOURCE:
+            raise LoginThrottled("too many sign-ins in progress from your address; try again shortly",
+                                 details={"retry_after_s": 1})
+        self._in_flight[ip] = self._in_flight.get(ip, 0) + 1
+        try:
+            return await self._password_login(login_id, password, client, ip)
+        finally:
+            left = self._in_flight[ip] - 1
+            if left:
+                self._in_flight[ip] = left
+            else:
+                del self._in_flight[ip]
+
+    async def _password_login(self, login_id: str, password: str, client: ClientInfo, ip: str) -> LoginStep:
         customer = await asyncio.to_thread(self.store.find_customer, login_id=login_id)
         now = now_us()
         if customer is None or customer.password_hash is None:
