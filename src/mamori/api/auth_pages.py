@@ -151,15 +151,15 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
 
     @app.get("/auth/account", include_in_schema=False)
     async def account_page(request: Request) -> Response:
-        row = session_of(request)
+        row = await asyncio.to_thread(session_of, request)
         if row is None:
             return RedirectResponse("/auth/login?next=/auth/account", status_code=303)
         auth = get_auth()
-        keys = [passkey_view(k) for k in auth.store.passkeys_of(row.account_id)]
+        keys = [passkey_view(k) for k in await asyncio.to_thread(auth.store.passkeys_of, row.account_id)]
         sessions = [{"id": s.session_id, "current": s.session_id == row.session_id, "ip": s.ip,
                      "user_agent": (s.user_agent or "")[:80], "created_at_us": s.created_at_us,
                      "last_seen_at_us": s.last_seen_at_us, "acr": s.acr}
-                    for s in auth.sessions.active(row.account_id)]
+                    for s in await asyncio.to_thread(auth.sessions.active, row.account_id)]
         return page(request, "account.html", passkeys=keys, sessions=sessions, enrol_only=row.purpose == "enrol")
 
     @app.get("/auth/stepup/{stepup_id}", include_in_schema=False)
@@ -215,9 +215,11 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
     @app.post("/auth/api/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         await body_of(request)
-        row = session_of(request)
+        row = await asyncio.to_thread(session_of, request)
         if row is not None:
-            get_auth().sessions.revoke(row.account_id, reason="logout", session_id=row.session_id)
+            ended = await asyncio.to_thread(get_auth().sessions.revoke, row.account_id, reason="logout",
+                                            session_id=row.session_id)
+            await _revoke_oidc(get_auth(), ended)
         response = json_response({"redirect": "/auth/login"})
         response.delete_cookie(session_cookie, path="/", secure=secure, httponly=True, samesite="lax")
         return response
@@ -284,10 +286,13 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
     async def end_session(request: Request) -> Response:
         data = await body_of(request)
         row = require_session(request)
-        ended = get_auth().sessions.revoke(row.account_id, reason="ended_by_customer",
-                                           session_id=text_field(data, "session_id", 64))
+        auth = get_auth()
+        ended = await asyncio.to_thread(auth.sessions.revoke, row.account_id, reason="ended_by_customer",
+                                        session_id=text_field(data, "session_id", 64))
         if ended:
-            await _revoke_oidc(get_auth(), ended)
+            await _revoke_oidc(auth, ended)
+            await asyncio.to_thread(auth.audit, actor=f"customer:{row.account_id}", action="auth.session.end",
+                                    target=row.account_id, details={"sessions": len(ended)})
         return json_response({"ended": len(ended)})
 
     async def current_login(request: Request) -> LoginContext | None:
