@@ -49,7 +49,7 @@ def new_customer(server: RunningServer) -> tuple[str, str, str]:
     return account, f"id-{account}", secret
 
 
-def sign_in_with_password_and_totp(page: Page, server: RunningServer, login_id: str, secret: str) -> None:
+def enter_password_and_totp(page: Page, server: RunningServer, login_id: str, secret: str) -> None:
     page.goto(f"{base(server)}/auth/login")
     page.fill("#login_id", login_id)
     page.click("#password-section summary")
@@ -58,6 +58,10 @@ def sign_in_with_password_and_totp(page: Page, server: RunningServer, login_id: 
     page.wait_for_selector("#totp-form:not([hidden])")
     page.fill("#totp", pyotp.TOTP(secret).now())
     page.click("#totp-button")
+
+
+def sign_in_with_password_and_totp(page: Page, server: RunningServer, login_id: str, secret: str) -> None:
+    enter_password_and_totp(page, server, login_id, secret)
     page.wait_for_url(f"{base(server)}/auth/account")
 
 
@@ -165,14 +169,7 @@ def test_a_headless_automation_browser_is_challenged_and_cannot_finish_with_pass
     _, login_id, secret = new_customer(server)
     page: Page = new_page()
     assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
-    page.goto(f"{base(server)}/auth/login")
-    page.fill("#login_id", login_id)
-    page.click("#password-section summary")
-    page.fill("#password", PASSWORD)
-    page.click("#password-button")
-    page.wait_for_selector("#totp-form:not([hidden])")
-    page.fill("#totp", pyotp.TOTP(secret).now())
-    page.click("#totp-button")
+    enter_password_and_totp(page, server, login_id, secret)
     page.wait_for_selector("#error:not([hidden])")
     assert page.locator("#error").get_attribute("data-code") == "mamori.login.passkey_required"
     assert page.url.startswith(f"{base(server)}/auth/login")

@@ -159,6 +159,13 @@ class AuthService:
             log.exception("could not read the lock state; refusing the attempt")
             return True
 
+    def _check_source(self, ip: str) -> None:
+        """The pre-hash source throttle (IP, network, ASN): refuse before any work is done."""
+        verdict = self.throttle.check(ip)
+        if not verdict.allowed:
+            raise LoginThrottled("too many failed sign-ins from your network; try again later",
+                                 details={"retry_after_s": verdict.retry_after_s})
+
     def _lock_for(self, account_id: str) -> asyncio.Lock:
         lock = self._account_locks.get(account_id)
         if lock is None:
@@ -212,10 +219,7 @@ class AuthService:
         return flow, self.rp.authentication_options(challenge)
 
     async def passkey_login(self, flow: str, credential: Any, client: ClientInfo) -> LoginStep:
-        verdict = self.throttle.check(client.ip or "0.0.0.0")  # noqa: S104 (an address to throttle, not a bind)
-        if not verdict.allowed:
-            raise LoginThrottled("too many failed sign-ins from your network; try again later",
-                                 details={"retry_after_s": verdict.retry_after_s})
+        self._check_source(client.ip or "0.0.0.0")  # noqa: S104 (an address to throttle, not a bind)
         entry = self._challenges.take(flow) if isinstance(flow, str) else None
         if entry is None or entry[0] != "login":
             raise WebAuthnRejected("the sign-in request expired; reload the page and try again")
@@ -262,10 +266,7 @@ class AuthService:
     # -- password (+ TOTP) login -----------------------------------------------------------------
     async def password_login(self, login_id: str, password: str, client: ClientInfo) -> LoginStep:
         ip = client.ip or "0.0.0.0"  # noqa: S104
-        verdict = self.throttle.check(ip)
-        if not verdict.allowed:
-            raise LoginThrottled("too many failed sign-ins from your network; try again later",
-                                 details={"retry_after_s": verdict.retry_after_s})
+        self._check_source(ip)
         # The throttle learns from finished attempts; a burst of parallel ones would all pass its check
         # while the first are still hashing. One address gets a few checks at a time, no more.
         if self._in_flight.get(ip, 0) >= MAX_IN_FLIGHT_PER_SOURCE:
@@ -515,10 +516,7 @@ class AuthService:
 
     async def redeem_recovery(self, login_id: str, code: str, client: ClientInfo) -> LoginStep:
         ip = client.ip or "0.0.0.0"  # noqa: S104
-        verdict = self.throttle.check(ip)
-        if not verdict.allowed:
-            raise LoginThrottled("too many failed attempts from your network; try again later",
-                                 details={"retry_after_s": verdict.retry_after_s})
+        self._check_source(ip)
         customer = await asyncio.to_thread(self.store.find_customer, login_id=login_id)
         normalised = code.strip().upper().replace(" ", "")
         ok = customer is not None and await asyncio.to_thread(
