@@ -466,3 +466,21 @@ def test_a_standard_oidc_client_completes_the_code_flow_with_pkce_after_a_passke
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert httpx.get(f"{server.url}/oidc/userinfo", trust_env=False,
                      headers={"authorization": f"Bearer {token['access_token']}"}).status_code == 401
+
+
+def test_a_firms_own_login_service_uses_the_pre_hash_throttle_through_the_api(server: RunningServer) -> None:
+    """Credential stuffing against a firm that keeps its own login: it reports login events as usual
+    and asks mamori, before hashing, whether the address may try at all."""
+    admin = server.client()
+    stuffer, neighbour = customer_ip(), customer_ip()
+    assert admin.post("/v1/login-throttle/check", json={"ip": stuffer}).json()["allowed"] is True
+    events = [{"id": f"stuff-{uuid.uuid4().hex}", "type": "login", "occurred_at": "2026-11-22T10:00:00+09:00",
+               "account_id": f"victim-{i}", "ip": stuffer, "result": "failure", "method": "password",
+               "failure_reason": "bad_credential"} for i in range(30)]
+    assert admin.post("/v1/events", json={"events": events}).status_code == 200
+    verdict = admin.post("/v1/login-throttle/check", json={"ip": stuffer}).json()
+    assert verdict["allowed"] is False and verdict["retry_after_s"] > 0 and verdict["scope"] == "ip"
+    assert admin.post("/v1/login-throttle/check", json={"ip": neighbour.rsplit(".", 2)[0] + ".1.1"}).json()[
+        "allowed"] is True
+    bad = admin.post("/v1/login-throttle/check", json={"ip": "not-an-ip"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "body.ip"

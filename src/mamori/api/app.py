@@ -32,7 +32,7 @@ from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
 from mamori.api.oidc_routes import oidc_router
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
-from mamori.events.models import Event
+from mamori.events.models import Event, IpAddress
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
@@ -66,6 +66,14 @@ class ContactRequest(BaseModel):
     email: str | None = Field(default=None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     language: Literal["ja", "en", "both"] = "both"
     webhook_ref: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ThrottleCheck(BaseModel):
+    """The client address of a login attempt the firm's own login service is about to check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ip: IpAddress = Field(description="The client's IP address (after the firm's trusted proxies).")
 
 
 class UnlockRequest(BaseModel):
@@ -280,10 +288,25 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
             raise InvalidEvent("the body must be one event (a JSON object)",
                                details=[{"field": "(body)", "message": "expected an object",
                                          "kind": "model_type"}])
-        outcome = await svc().decide(parse_event(data))
+        event = parse_event(data)
+        outcome = await svc().decide(event)
+        feed_throttle(event, outcome)
         if outcome.duplicate:
             return orjson.dumps({**orjson.loads(outcome.body), "duplicate": True})
         return outcome.body
+
+    def feed_throttle(event: Any, outcome: Any) -> None:
+        """Logins the firm's own login service reports teach the same pre-hash source throttle that
+        ``POST /v1/login-throttle/check`` answers from (mamori's own login service feeds it directly)."""
+        if event.type == "login" and event.ip and not outcome.duplicate:
+            state["auth"].throttle.record(event.ip, account=event.account_id, success=event.result == "success")
+
+    @app.post("/v1/login-throttle/check", tags=["decisions"],
+              summary="Before hashing a password: may this client address try at all? (credential stuffing)")
+    async def throttle_check(request: Request, body: ThrottleCheck) -> Response:
+        principal(request, "events:write")
+        verdict = state["auth"].throttle.check(body.ip)
+        return _json({"allowed": verdict.allowed, "scope": verdict.scope, "retry_after_s": verdict.retry_after_s})
 
     app.state.decide_body = decide_body
     app.state.max_body_bytes = settings.max_body_bytes
@@ -306,6 +329,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                                  details={"field": "events", "max": settings.max_batch})
         events = parse_batch(items)
         outcomes = await svc().ingest(events)
+        for event, outcome in zip(events, outcomes, strict=True):
+            feed_throttle(event, outcome)
         results = [{"event_id": o.event_id, "decision": o.decision, "score": o.score, "rules": o.rules,
                     "duplicate": o.duplicate} for o in outcomes]
         return _json({"accepted": sum(not o.duplicate for o in outcomes),
