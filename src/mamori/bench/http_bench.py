@@ -102,9 +102,11 @@ def _load_process(url: str, key: str, seconds: float, connections: int, rate: in
                 "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0})
 
 
-def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    port = _free_port()
-    env = {**os.environ, "MAMORI_DATA_DIR": str(data_dir), "MAMORI_RULES_RELOAD_INTERVAL_S": "0"}
+def start_server(data_dir: Path, *, port: int | None = None,
+                 env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``mamori serve`` on a fresh data directory; returns the process, its URL and the admin key."""
+    port = port or _free_port()
+    env = {**os.environ, "MAMORI_DATA_DIR": str(data_dir), "MAMORI_RULES_RELOAD_INTERVAL_S": "0", **(env_extra or {})}
     proc = subprocess.Popen([sys.executable, "-m", "mamori.cli.main", "serve", "--port", str(port),  # noqa: S603 (our own module)
                              "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -130,7 +132,7 @@ def run(*, seconds: float = 20.0, connections: int = 32, rate: int = 0, url: str
     proc = None
     if url is None:
         tmp = tempfile.TemporaryDirectory(prefix="mamori-bench-")
-        proc, url, key = _start_server(Path(tmp.name))
+        proc, url, key = start_server(Path(tmp.name))
     if not key:
         raise ValueError("--key is required with --url")
     try:

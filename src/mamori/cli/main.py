@@ -404,6 +404,26 @@ def bench_auth(n_logins: int) -> None:
                f"throttle_decisions_per_s={r['throttle_decisions_per_s']:.0f}")
 
 
+@bench.command("stuffing")
+@click.option("--seconds", type=float, default=20.0, show_default=True)
+@click.option("--rate", type=int, default=1200, show_default=True, help="Offered attack rate, attempts/s.")
+@click.option("--connections", type=int, default=64, show_default=True)
+def bench_stuffing(seconds: float, rate: int, connections: int) -> None:
+    """A credential-stuffing burst against the login service, with customers signing in meanwhile."""
+    from mamori.bench.stuffing_bench import run
+
+    r = run(seconds=seconds, rate=rate, connections=connections)
+    click.echo(f"machine: {r['machine']}; {r['attempts']} attack attempts (offered {r['offered_rate']}/s), "
+               f"answers {r['statuses']}, attacker sessions {r['attacker_sessions']} (all before their address "
+               f"was refused: {r['attacker_sessions_after_throttle'] == 0}), {r['addresses_refused']} of 16 "
+               f"addresses refused, attack answers p50 {r['attack_p50_ms']:.2f} ms p99 {r['attack_p99_ms']:.0f} ms; "
+               f"{r['legit_logins']} passkey logins, "
+               f"{r['legit_failures']} failed")
+    click.echo(f"stuffing attempts_per_s={r['attempts_per_s']:.0f} "
+               f"attacker_logins_after_throttle={r['attacker_sessions_after_throttle']} "
+               f"refused_p99_ms={r['refused_p99_ms']:.2f} legit_passkey_p95_ms={r['legit_passkey_p95_ms']:.2f}")
+
+
 def _register_plugins() -> None:
     from mamori.cli.sim_commands import register as register_simulation
 
