@@ -202,3 +202,46 @@ def test_given_a_passkey_attempt_then_lock_features_do_not_apply():
     d = _engine("ruleset: {name: l, version: 1}\nrules:\n  - {id: P, description: p, events: [login], score: 0,"
                 " when: 'login_locked is None'}\n").process(parse_event(_login(1, 0)))
     assert [r.id for r in d.rules] == ["P"]
+
+
+def _campaign_story() -> list[dict]:
+    events: list[dict] = []
+    for n, account in enumerate(("v1", "v2", "v3")):
+        events.append(_login(100 + n, n, account_id=account, device_id=f"new-{account}", method="password"))
+    for n, account in enumerate(("v1", "v2", "v3")):
+        events.append({"id": f"o{n}", "type": "order", "account_id": account, "order_id": f"o{n}", "side": "buy",
+                       "symbol": "9999", "market": "TSE", "quantity": "1000", "price": "80", "order_type": "limit",
+                       "occurred_at": (T0 + timedelta(minutes=5 + 3 * n)).isoformat()})
+    return events
+
+
+def _buy(account: str, minutes: float, symbol: str = "9999") -> dict:
+    return {"id": f"b-{account}-{minutes}", "type": "order", "account_id": account, "order_id": f"b{minutes}",
+            "side": "buy", "symbol": symbol, "market": "TSE", "quantity": "100", "price": "80",
+            "order_type": "limit", "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat()}
+
+
+def test_a_coordinated_campaign_raises_the_symbol_for_everyone_and_a_restore_rebuilds_it():
+    live = _engine()
+    decisions = [live.process(parse_event(e)) for e in _campaign_story()]
+    assert [d.features["symbol_risk_raised"] for d in decisions[3:]] == [False, False, True]
+    later = live.process(parse_event(_buy("longtime", 180)))
+    assert later.features["symbol_risk_raised"] is True
+    assert 0 < later.features["symbol_raised_remaining_s"] <= 24 * 3600
+    assert live.process(parse_event(_buy("longtime", 181, symbol="7203"))).features["symbol_risk_raised"] is False
+    assert live.process(parse_event(_buy("longtime", 25 * 60))).features["symbol_risk_raised"] is False
+    rebuilt = _engine()
+    for event, decision in zip(_campaign_story(), decisions, strict=True):
+        rebuilt.restore(parse_event(event), decision.verdict.name)
+    assert rebuilt.process(parse_event(_buy("other", 200))).features["symbol_risk_raised"] is True
+
+
+def test_three_known_customers_buying_a_symbol_they_already_trade_raise_nothing():
+    engine = _engine()
+    for n, account in enumerate(("k1", "k2", "k3")):
+        engine.process(parse_event(_login(200 + n, n, account_id=account, device_id=f"own-{account}")))
+        engine.process(parse_event({"id": f"h{n}", "type": "holdings_snapshot", "account_id": account,
+                                    "occurred_at": (T0 + timedelta(minutes=n)).isoformat(),
+                                    "positions": [{"symbol": "9999", "quantity": "100"}]}))
+    results = [engine.process(parse_event(_buy(a, 10 + n))) for n, a in enumerate(("k1", "k2", "k3"))]
+    assert [r.features["symbol_risk_raised"] for r in results] == [False, False, False]
