@@ -588,7 +588,7 @@ def test_webhook_retries_on_500_then_succeeds_with_valid_signatures(caplog: pyte
     caplog.set_level(logging.DEBUG)
     hook = Hook(statuses=[500, 503, 204])
     delays: list[float] = []
-    n = notice(NoticeKind.ORDER_HELD)
+    n = notice(NoticeKind.ORDER_HELD, webhook_ref="push-77")
     with webhook_server(hook) as url:
         sender = webhook(url, delays)
         result = sender.send(n)
@@ -608,6 +608,7 @@ def test_webhook_retries_on_500_then_succeeds_with_valid_signatures(caplog: pyte
     document = json.loads(hook.requests[-1][1])
     assert document["kind"] == "order_held" and document["reference"] == n.reference
     assert document["customer_id"] == "C-1001" and document["occurred_at"] == "2026-01-05T01:00:00Z"
+    assert document["webhook_ref"] == "push-77"  # the firm's own channel reference for the customer
     assert document["ja"] == {"subject": n.ja.subject, "body": n.ja.body}
     assert document["en"] == {"subject": n.en.subject, "body": n.en.body}
     assert find_links(document["ja"]["body"] + document["en"]["body"]) == []

@@ -469,9 +469,10 @@ class Dispatcher:
         recipient = Recipient(account)
         if contact is not None and contact.email:
             senders += self.email_senders
-            recipient = Recipient(account, contact.email)
         if contact is not None and contact.webhook_ref:
             senders += self.webhook_senders
+        if contact is not None:
+            recipient = Recipient(account, contact.email, contact.webhook_ref)
         notice = notice_for(decision, event, firm=self.firm, customer_name=self.names(account),
                             recipient=recipient)  # fmt: skip
         if notice is None:  # pragma: no cover - classify() said otherwise

@@ -324,6 +324,7 @@ class WebhookNoticeSender:
             "kind": str(notice.kind),
             "reference": notice.reference,
             "customer_id": notice.recipient.customer_id,
+            "webhook_ref": notice.recipient.webhook_ref,
             "occurred_at": notice.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "subject": notice.subject,
             "ja": {"subject": notice.ja.subject, "body": notice.ja.body},

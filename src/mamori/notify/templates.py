@@ -180,6 +180,8 @@ class Recipient:
     email: str | None = None
     """Where :class:`~mamori.notify.sender.SmtpNoticeSender` sends it (for an email change, send a
     notice to the *old* address too)."""
+    webhook_ref: str | None = None
+    """The firm's own reference for the customer's SMS/push/in-app channel, echoed in the webhook."""
 
 
 @dataclass(frozen=True, slots=True)
