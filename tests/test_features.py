@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -245,3 +246,48 @@ def test_three_known_customers_buying_a_symbol_they_already_trade_raise_nothing(
                                     "positions": [{"symbol": "9999", "quantity": "100"}]}))
     results = [engine.process(parse_event(_buy(a, 10 + n))) for n, a in enumerate(("k1", "k2", "k3"))]
     assert [r.features["symbol_risk_raised"] for r in results] == [False, False, False]
+
+
+def test_impossible_travel_from_city_positions(tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from mamori.adapters.geo import open_geo_provider
+    from mamori.risk.features.travel import great_circle_km
+
+    def city(iso: str, lat: float, lon: float, radius: int) -> dict:
+        return {"country": {"iso_code": iso}, "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius}}
+
+    writer = MMDBWriter(ip_version=4, database_type="GeoLite2-City", languages=["en"], description="test city")
+    writer.insert_network(IPSet(["153.156.0.0/16"]), city("JP", 35.6895, 139.6917, 20))   # Tokyo
+    writer.insert_network(IPSet(["126.0.0.0/8"]), city("JP", 43.0618, 141.3545, 50))      # Sapporo
+    writer.insert_network(IPSet(["60.0.0.0/8"]), city("JP", 35.4437, 139.6380, 10))       # Yokohama
+    path = tmp_path / "city.mmdb"
+    writer.to_db_file(str(path))
+    geo = open_geo_provider(country_mmdb=str(path))
+    assert geo.lookup("126.1.2.3").latitude == pytest.approx(43.0618)
+    assert 820 < great_circle_km(35.6895, 139.6917, 43.0618, 141.3545) < 840  # Tokyo-Sapporo ~831 km
+    engine = Engine(ruleset_from_sources({"p.yaml": PROBE_RULES}), geo=geo)
+
+    def login(i: int, minutes: float, ip: str, device: str) -> dict:
+        return parse_event(_login(300 + i, minutes, account_id="trav", ip=ip, device_id=device, method="password"))
+
+    engine.process(login(0, 0, "153.156.10.20", "home"))
+    near = engine.process(login(1, 5, "60.1.1.1", "other"))
+    assert near.features["travel_km"] == pytest.approx(27, abs=3) and near.features["impossible_travel"] is False
+    far = engine.process(login(2, 20, "126.1.1.1", "stranger"))
+    assert far.features["travel_kmh"] > 2000 and far.features["impossible_travel"] is True
+    assert far.features["country_hop_minutes"] is None  # same country: only the positions tell
+    later = engine.process(login(3, 200, "126.1.1.1", "stranger"))
+    assert later.features["impossible_travel"] is False  # 831 km in over three hours: a flight
+
+
+def test_a_country_hop_within_two_hours_is_impossible_without_positions():
+    engine = _engine()
+    engine.process(parse_event(_login(400, 0, account_id="hop", ip="153.156.10.20")))
+    quick = engine.process(parse_event(_login(401, 50, account_id="hop", ip="73.162.1.1", device_id="x")))
+    assert quick.features["country_hop_minutes"] == pytest.approx(50)
+    assert quick.features["impossible_travel"] is True and quick.features["travel_km"] is None
+    slow = engine.process(parse_event(_login(402, 600, account_id="hop2", ip="153.156.10.20")))
+    slow = engine.process(parse_event(_login(403, 800, account_id="hop2", ip="73.162.1.1", device_id="x")))
+    assert slow.features["impossible_travel"] is False

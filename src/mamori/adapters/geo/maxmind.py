@@ -157,5 +157,19 @@ class MaxMindSource:
         number, org = asn_of(rec)
         return None, number, org
 
+    def location(self, text: str, version: int) -> tuple[float, float, float | None] | None:
+        """(latitude, longitude, accuracy radius in km) of a City record; None without one."""
+        rec = self.record(text, version)
+        loc = rec.get("location") if isinstance(rec, dict) else None
+        if not isinstance(loc, dict):
+            return None
+        lat, lon, radius = loc.get("latitude"), loc.get("longitude"), loc.get("accuracy_radius")
+        if not (isinstance(lat, int | float) and isinstance(lon, int | float)) or isinstance(lat, bool) \
+                or isinstance(lon, bool) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        if not isinstance(radius, int | float) or isinstance(radius, bool) or radius < 0:
+            return float(lat), float(lon), None
+        return float(lat), float(lon), float(radius)
+
     def close(self) -> None:
         self._reader.close()

@@ -45,6 +45,12 @@ class IpInfo:
     ``"org:<lowercased organisation name>"``; ``None`` if neither is known."""
     ip_class: str
     """One of :data:`IP_CLASSES`."""
+    latitude: float | None = None
+    """Approximate position when the country database is a City database (GeoIP2/GeoLite2 City,
+    DB-IP City Lite); ``None`` with the built-in data."""
+    longitude: float | None = None
+    accuracy_km: float | None = None
+    """The database's accuracy radius around that position."""
 
 
 @runtime_checkable

@@ -45,8 +45,10 @@ class Provider:
         tor_exits: frozenset[str],
         cache_size: int,
         closers: tuple[MaxMindSource, ...] = (),
+        locator: MaxMindSource | None = None,
     ) -> None:
         self._source = source
+        self._locator = locator
         self._classifier = classifier
         self._tor = tor_exits
         self._closers = closers
@@ -83,7 +85,10 @@ class Provider:
             cls = "tor"
         elif self._per_address:
             cls = self._classifier.classify(n, version, asn, org)
-        return IpInfo(text, version, network, country, asn, org, asn_key, cls)
+        where = self._locator.location(text, version) if self._locator is not None else None
+        if where is None:
+            return IpInfo(text, version, network, country, asn, org, asn_key, cls)
+        return IpInfo(text, version, network, country, asn, org, asn_key, cls, *where)
 
     def _classify_as(self, asn: int | None, org: str | None) -> tuple[str | None, str | None, str]:
         """(canonical organisation string, asn_key, class by ASN/organisation), memoised per AS."""
@@ -151,4 +156,5 @@ def open_geo_provider(
         source = builtin
     else:
         source = _MergedSource(country_src or builtin, asn_src or builtin)
-    return Provider(source, Classifier(tables), exits, cache_size, tuple(opened))
+    locator = opened[0] if country_mmdb is not None else None  # a City database also has positions
+    return Provider(source, Classifier(tables), exits, cache_size, tuple(opened), locator)

@@ -15,12 +15,13 @@ from mamori.risk.features.limits import Limits
 from mamori.risk.features.lockout import Lockout
 from mamori.risk.features.since_last import SinceLast
 from mamori.risk.features.symbol_watch import SymbolWatch
+from mamori.risk.features.travel import Travel
 
 
 def builtin_plugins(*, home_country: str = "JP") -> list[FeaturePlugin]:
     """Fresh instances (each holds its own state) of every built-in plugin, in observe order."""
     return [EventFields(), Enrichment(home_country=home_country), FirstSeen(), SinceLast(), Baselines(),
-            Holdings(), Lockout(), Limits(), Freeze(), SymbolWatch()]
+            Holdings(), Lockout(), Limits(), Freeze(), SymbolWatch(), Travel()]
 
 
 def builtin_feature_defs() -> dict[str, FeatureDef]:
