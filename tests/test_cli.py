@@ -167,3 +167,33 @@ def test_openapi_prints_the_api_document_without_a_server():
         assert path in doc["paths"]
     body = doc["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "oneOf" in body or "$ref" in body or "anyOf" in body
+
+
+def test_market_adv_import_makes_a_rule_file_that_marks_thin_symbols(tmp_path: Path):
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(builtin_rules_path(), rules)
+    for test_file in rules.glob("*.test.yaml"):
+        test_file.unlink()
+    csv_file = tmp_path / "daily.csv"
+    csv_file.write_text("symbol,date,value_jpy\n"
+                        "3777,2026-11-18,30000000\n3777,2026-11-19,50000000\n3777,2026-11-20,\"40,000,000\"\n"
+                        "7203,2026-11-20,250000000000\n", encoding="utf-8")
+    ok = run("market", "adv-import", str(csv_file), "--out", str(rules / "market.yaml"))
+    assert ok.exit_code == 0 and "2 symbols" in ok.output
+    assert "'3777': 40000000" in (rules / "market.yaml").read_text() or "3777': 40000000" in (
+        rules / "market.yaml").read_text()
+    (rules / "market.test.yaml").write_text(
+        "tests:\n  - name: thin by ADV\n    events:\n"
+        "      - {type: order, order_id: a, side: buy, symbol: '3777', market: TSE, quantity: '100', price: '300',"
+        " order_type: limit, at: +0s, expect: {fired: [TRADE-THIN-001]}}\n"
+        "      - {type: order, order_id: b, side: buy, symbol: '7203', market: TSE, quantity: '100', price: '3000',"
+        " order_type: limit, at: +1m, expect: {not_fired: [TRADE-THIN-001]}}\n", encoding="utf-8")
+    tested = run("rules", "test", str(rules))
+    assert tested.exit_code == 0 and "1 passed, 0 failed" in tested.output, tested.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("symbol,date,value_jpy\n3777,yesterday,1\n!!,2026-11-20,1\n3777,2026-11-20,-5\n", encoding="utf-8")
+    refused = run("market", "adv-import", str(bad), "--out", str(tmp_path / "x.yaml"))
+    assert refused.exit_code == 1 and "bad.csv:2" in refused.output and "bad.csv:3" in refused.output
+    assert "bad.csv:4" in refused.output and not (tmp_path / "x.yaml").exists()

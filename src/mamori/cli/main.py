@@ -356,6 +356,26 @@ def bench_http(seconds: float, connections: int, rate: int, url: str | None, key
     click.echo(f"http decisions_per_s={r['decisions_per_s']:.0f} p99_ms={r['p99_ms']:.2f}")
 
 
+@main.group()
+def market() -> None:
+    """The firm's market data for the rules (average daily value traded: thin symbols)."""
+
+
+@market.command("adv-import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The rule-set file to write, e.g. rules/market.yaml.")
+@click.option("--days", type=int, default=20, show_default=True, help="Trading days averaged per symbol.")
+def market_adv_import(csv_file: Path, out: Path, days: int) -> None:
+    """Average daily value traded per symbol (symbol,date,value_jpy or symbol,adv_jpy) into a rule-set
+    file the server reloads; symbols below thin_adv_jpy count as thin."""
+    from mamori.risk.market_data import read_adv_csv, write_market_rules
+
+    adv = read_adv_csv(csv_file, days=days)
+    write_market_rules(adv, out)
+    click.echo(f"ok: {len(adv)} symbols written to {out}")
+
+
 @main.group("auth")
 def auth_group() -> None:
     """Customer authentication: breached-password list, OpenID Connect clients."""

@@ -13,6 +13,7 @@ from mamori.risk.features.freeze import Freeze
 from mamori.risk.features.holdings import Holdings
 from mamori.risk.features.limits import Limits
 from mamori.risk.features.lockout import Lockout
+from mamori.risk.features.market import Market
 from mamori.risk.features.since_last import SinceLast
 from mamori.risk.features.symbol_watch import SymbolWatch
 from mamori.risk.features.travel import Travel
@@ -21,7 +22,7 @@ from mamori.risk.features.travel import Travel
 def builtin_plugins(*, home_country: str = "JP") -> list[FeaturePlugin]:
     """Fresh instances (each holds its own state) of every built-in plugin, in observe order."""
     return [EventFields(), Enrichment(home_country=home_country), FirstSeen(), SinceLast(), Baselines(),
-            Holdings(), Lockout(), Limits(), Freeze(), SymbolWatch(), Travel()]
+            Holdings(), Lockout(), Limits(), Freeze(), SymbolWatch(), Travel(), Market()]
 
 
 def builtin_feature_defs() -> dict[str, FeatureDef]:
