@@ -329,6 +329,9 @@ def test_simulate_then_evaluate_through_the_commands(tmp_path: Path):
     root = ET.fromstring((out / "tradeoff.svg").read_text())
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert root.find("{http://www.w3.org/2000/svg}polyline") is not None
+    page = (out / "tradeoff.html").read_text()
+    assert page.startswith("<!doctype html>") and "<polyline" in page
+    assert page.count("<tr><td>") == len(report["tradeoff"]["points"])
 
 
 def test_evaluate_in_process_with_seeds_and_a_rule_set_dir(tmp_path: Path, allow_all: Path):

@@ -87,11 +87,11 @@ def evaluate_command(sim_dir: Path | None, rules_path: Path | None, customers: i
                                    warmup_days=warmup_days)) for s in (seed_list or [seed])]
     report = evaluate(sims, ruleset, sweep=sweep)
     target = out or sim_dir or Path("mamori-evaluate")
-    json_path, svg_path = write_report(report, target)
+    json_path, svg_path, html_path = write_report(report, target)
     lines = summary_lines(report)
     for line in lines[:-1]:
         click.echo(line)
-    click.echo(f"wrote {json_path} {svg_path}")
+    click.echo(f"wrote {json_path} {svg_path} {html_path}")
     click.echo(lines[-1])
 
 

@@ -52,6 +52,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -579,9 +580,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
+def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path, Path]:
+    """``report.json``, ``tradeoff.svg`` and ``tradeoff.html`` (the chart with its points as a table,
+    one self-contained page to open in any browser)."""
     out.mkdir(parents=True, exist_ok=True)
-    json_path, svg_path = out / "report.json", out / "tradeoff.svg"
+    json_path, svg_path, html_path = out / "report.json", out / "tradeoff.svg", out / "tradeoff.html"
     json_path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
     highlight = str(report["login_challenge_threshold"])
     series = [Series("re-scored from one run", [(p["legit_challenge_rate"] or 0.0, p["takeover_recall"] or 0.0,
@@ -594,7 +597,20 @@ def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
         series.append(Series("closed-loop re-run: takeovers stopped before first fill",
                              [(p["legit_challenge_rate"] or 0.0, p["stopped_before_first_order"] or 0.0,
                                str(p["threshold"])) for p in exact], highlight))
-    svg_path.write_text(tradeoff_svg(series, title=f"Login challenge threshold: {report['ruleset']}",
-                                     x_label="legitimate sign-ins challenged",
-                                     y_label="takeover recall (campaigns)"), encoding="utf-8")
-    return json_path, svg_path
+    svg = tradeoff_svg(series, title=f"Login challenge threshold: {report['ruleset']}",
+                       x_label="legitimate sign-ins challenged", y_label="takeover recall (campaigns)")
+    svg_path.write_text(svg, encoding="utf-8")
+    html_path.write_text(_tradeoff_html(report, svg), encoding="utf-8")
+    return json_path, svg_path, html_path
+
+
+def _tradeoff_html(report: dict[str, Any], svg: str) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(str(p['threshold']))}</td><td>{_fmt(p['legit_challenge_rate'] or 0.0)}</td>"
+        f"<td>{_fmt(p['takeover_recall'] or 0.0)}</td></tr>" for p in report["tradeoff"]["points"])
+    chosen = escape(str(report["login_challenge_threshold"]))
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>mamori evaluate: trade-off"
+            f"</title></head><body><h1>Challenge rate vs. takeover recall / 追加認証率と検知率</h1>"
+            f"<p>Rule set {escape(str(report['ruleset']))}; active login challenge threshold {chosen}.</p>{svg}"
+            f"<table><thead><tr><th>threshold</th><th>legitimate sign-ins challenged</th><th>takeover recall</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></body></html>\n")
