@@ -445,9 +445,11 @@ def bench_stuffing(seconds: float, rate: int, connections: int) -> None:
 
 
 def _register_plugins() -> None:
+    from mamori.cli.mail_group import register as register_mail
     from mamori.cli.sim_commands import register as register_simulation
 
     register_simulation(main)
+    register_mail(main)
 
 
 _register_plugins()
