@@ -37,7 +37,7 @@ from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
 from mamori.kit.settings import Settings, ensure_private_dir
-from mamori.notify.service import NoticeWorker, contacts_for, dispatcher_for
+from mamori.notify.service import contacts_for, notice_worker_for
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.api")
@@ -160,10 +160,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         snapshots = asyncio.create_task(_snapshot_periodically(svc, settings.snapshot_interval_s))
         contacts = await asyncio.to_thread(contacts_for, settings, svc.store)
         state["contacts"] = contacts
-        dispatcher = dispatcher_for(settings, svc.store, contacts)
-        notices = NoticeWorker(dispatcher) if dispatcher is not None else None
+        notices = await asyncio.to_thread(notice_worker_for, settings, svc.store, contacts)
         if notices is not None:
-            notices.start()
+            await notices.start()  # loads the cursor; catches up (due before a stop or crash) in the background
             svc.on_decided = notices.submit
         log.info("customer notices: %s", "on" if notices is not None else
                  "off (set MAMORI_FIRM_NAME_JA and MAMORI_SUPPORT_PHONE to turn them on)")

@@ -78,11 +78,13 @@ __all__ = [
     "NoticeLog",
     "NoticeRecord",
     "SqlNoticeLog",
+    "channel_entry",
     "classify",
     "dedupe_key",
     "describe_device",
     "localize",
     "notice_for",
+    "notice_row",
     "notices_table",
     "reference_for",
 ]
@@ -369,6 +371,13 @@ def _us(at: datetime) -> int:
     return int(at.timestamp() * 1_000_000)
 
 
+def notice_row(record: NoticeRecord) -> dict[str, Any]:
+    """The ``notices`` row for ``record`` (to insert it in a caller's own transaction)."""
+    return {"account_id": record.account_id, "kind": record.kind, "dedupe_key": record.dedupe_key[:200],
+            "reference": record.reference, "event_id": record.event_id, "sent_at_us": _us(record.sent_at),
+            "delivered": record.delivered, "channels": json.dumps(list(record.channels), ensure_ascii=False)}
+
+
 class SqlNoticeLog:
     """The ``notices`` table on the store's SQLAlchemy engine (created if missing; own metadata)."""
 
@@ -385,11 +394,7 @@ class SqlNoticeLog:
 
     def record(self, record: NoticeRecord) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(notices_table).values(
-                account_id=record.account_id, kind=record.kind, dedupe_key=record.dedupe_key[:200],
-                reference=record.reference, event_id=record.event_id, sent_at_us=_us(record.sent_at),
-                delivered=record.delivered, channels=json.dumps(list(record.channels), ensure_ascii=False),
-            ))  # fmt: skip
+            conn.execute(insert(notices_table).values(**notice_row(record)))
 
     def records(self, account_id: str | None = None) -> list[NoticeRecord]:
         t = notices_table
@@ -409,7 +414,7 @@ class SqlNoticeLog:
 _ADDRESS_IN_TEXT: Final = re.compile(r"[^@\s<>()\[\],;:\"']{1,64}@[A-Za-z0-9][A-Za-z0-9\-.]*")
 
 
-def _channel(result: SendResult) -> dict[str, Any]:
+def channel_entry(result: SendResult) -> dict[str, Any]:
     """A send result for the audit record, with any email address a server echoed removed."""
     return {"sender": result.sender, "ok": result.ok, "attempts": result.attempts,
             "detail": _ADDRESS_IN_TEXT.sub("<address>", result.detail)[:300], "message_id": result.message_id}
@@ -430,6 +435,9 @@ class DispatchOutcome:
     (no address or webhook for the account), ``duplicate`` (already told within the window: not
     recorded again) or ``lock_continues`` (a refused attempt during a lock already notified)."""
     results: tuple[SendResult, ...] = ()
+    notice: Notice | None = None
+    """The notice as rendered for the customer (``sent``, ``failed``, ``no_contact``): what a retry
+    of the failed channels sends again (:mod:`mamori.notify.outbox`)."""
 
 
 @dataclass
@@ -482,8 +490,8 @@ class Dispatcher:
         delivered = any(r.ok for r in results)
         status = "sent" if delivered else ("failed" if results else "no_contact")
         self.log.record(NoticeRecord(account, str(kind), key, notice.reference, str(event.id), now,
-                                     tuple(_channel(r) for r in results), delivered))  # fmt: skip
+                                     tuple(channel_entry(r) for r in results), delivered))  # fmt: skip
         log.info("notice %s %s for account %s: %s (%s)", kind, notice.reference, account, status,
                  ", ".join(f"{r.sender}={'ok' if r.ok else 'failed'}" for r in results) or "no channel")
-        return DispatchOutcome(kind, notice.reference, status, results)
+        return DispatchOutcome(kind, notice.reference, status, results, notice)
 

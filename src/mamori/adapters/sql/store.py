@@ -167,6 +167,21 @@ class SqlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
 
+    def accepted_after(self, after_seq: int, *, limit: int = 1000,
+                       bodies: bool = False) -> list[tuple[int, str, int, str | None, str | None]]:
+        """(seq, event id, received_at_us, event payload, decision body) of at most ``limit`` events
+        accepted after ``after_seq``, in acceptance order; payload and body are ``None`` unless
+        ``bodies`` (the notice worker's feed: it reads bodies only for decisions it did not see live)."""
+        if bodies:
+            stmt = (select(events.c.seq, events.c.event_id, events.c.received_at_us, events.c.payload,
+                           decisions.c.body).join(decisions, decisions.c.event_id == events.c.event_id))
+        else:
+            stmt = select(events.c.seq, events.c.event_id, events.c.received_at_us)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.where(events.c.seq > after_seq).order_by(events.c.seq).limit(limit)).all()
+        return [(int(r[0]), str(r[1]), int(r[2]), r[3] if bodies else None, r[4] if bodies else None)
+                for r in rows]
+
     def newest_occurred_at_us(self) -> int | None:
         with self.engine.connect() as conn:
             value = conn.execute(select(func.max(events.c.occurred_at_us))).scalar()
