@@ -87,7 +87,9 @@ def _samples(work: Path, rng: random.Random) -> dict[str, list[tuple[str, bytes]
         Image.new("RGB", (400, 300), (rng.randrange(256), 120, 80)).save(png, "PNG")
     except ImportError:  # pragma: no cover - Pillow is a runtime dependency
         png.write(b"")
-    read = lambda name: (work / name).read_bytes()  # noqa: E731
+    def read(name: str) -> bytes:
+        return (work / name).read_bytes()
+
     return {
         "encrypted": [("明細.zip", read("zipcrypto.zip")), ("statement.zip", read("aes.zip")),
                       ("資料.7z", read("plain-names.7z")), ("archive.7z", read("hidden-names.7z")),
