@@ -156,3 +156,44 @@ def test_evidence_counts_by_month_department_and_counterparty(rig: Rig, encrypte
     assert set(summary["ppap_by_counterparty"]) == {"partner-bank.co.jp", "other.example"}
     page = evidence_html(summary)
     assert "<svg" in page and "営業部" in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_an_archive_of_sent_mail_becomes_month_by_month_evidence(tmp_path: Path, encrypted_zip: bytes) -> None:
+    """`mamori mail record` over a directory of .eml files, then `mamori mail evidence`."""
+    import json
+
+    from click.testing import CliRunner
+    from mamori.cli.main import main
+
+    archive = tmp_path / "sent"
+    archive.mkdir()
+    policy = tmp_path / "mail-policy.yaml"
+    policy.write_text(f"firm_domains: [{FIRM}]\ncounterparty_domains: [partner-bank.co.jp]\n"
+                      f'departments: {{"sales-*@{FIRM}": 営業部}}\n', encoding="utf-8")
+    dates = {"2026-09-10": 3, "2026-10-10": 2, "2026-11-10": 0}
+    n = 0
+    for day, ppap in dates.items():
+        for i in range(4):
+            with_zip = i < ppap
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = f"sales-tanaka@{FIRM}", "yamada@partner-bank.co.jp", "資料"
+            msg["Date"] = {"2026-09-10": "Thu, 10 Sep 2026", "2026-10-10": "Sat, 10 Oct 2026",
+                           "2026-11-10": "Tue, 10 Nov 2026"}[day] + f" 10:{i:02d}:00 +0900"
+            msg.set_content("資料をお送りします。")
+            if with_zip:
+                msg.add_attachment(encrypted_zip, maintype="application", subtype="zip", filename="a.zip")
+            (archive / f"m{n:03d}.eml").write_bytes(bytes(msg))
+            n += 1
+    data = tmp_path / "data"
+    runner = CliRunner()
+    recorded = runner.invoke(main, ["mail", "record", str(archive), "--policy", str(policy), "--data-dir", str(data)])
+    assert recorded.exit_code == 0, recorded.output
+    assert "12 outgoing messages recorded" in recorded.output
+    out = tmp_path / "evidence"
+    shown = runner.invoke(main, ["mail", "evidence", "--policy", str(policy), "--data-dir", str(data), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
+    assert [(m["month"], m["messages"], m["ppap"]) for m in summary["months"]] == [
+        ("2026-09", 4, 3), ("2026-10", 4, 2), ("2026-11", 4, 0)]
+    assert summary["ppap_by_department"] == {"営業部": {"2026-09": 3, "2026-10": 2}}
+    assert "<svg" in (out / "evidence.html").read_text(encoding="utf-8")

@@ -124,15 +124,17 @@ def register(group: click.Group) -> None:
         policy, store, is_customer = _open(data_dir, policy_path)
         tracker = PpapTracker()
         n = 0
+        scanned = []
         for _source, raw in iter_messages(path):
             report = scan_message(raw)
-            when = _date(report.date)
+            scanned.append((_date(report.date), hashlib.sha256(raw).hexdigest(), report))
+        scanned.sort(key=lambda item: item[0])  # sending order, so password follow-ups pair with their mail
+        for when, digest, report in scanned:
             recipients = list(report.recipients)
             if not report.sender or not recipients or not policy.is_outgoing(report.sender):
                 continue
             followup = bool(tracker.observe(report, at=when))
             verdict = decide(report, recipients, policy, is_customer, followup)
-            digest = hashlib.sha256(raw).hexdigest()
             store.log([{"at_us": int(when.timestamp() * 1e6), "month": when.astimezone(JST).strftime("%Y-%m"),
                         "source": "archive", "department": policy.department(report.sender),
                         "recipient_class": cls, "counterparty": address.rsplit("@", 1)[-1].lower(),

@@ -49,8 +49,10 @@ def decide(report: MessageReport, recipients: list[str], policy: MailPolicy, is_
            ppap_followup: bool = False) -> Verdict:
     """The strictest action over every recipient's class and every finding."""
     findings: dict[str, str] = {}
-    if report.links:
-        findings["links"] = report.links[0].text[:80]
+    # An image that could not be read for QR codes is not a link (a HEIC photo, a corrupt file).
+    links = [x for x in report.links if x.kind != "image_unscannable"]
+    if links:
+        findings["links"] = links[0].text[:80]
     encrypted = [a for a in report.attachments if a.verdict in ("encrypted", "unscannable")]
     if encrypted:
         findings["encrypted_attachment"] = f"{encrypted[0].path}: {encrypted[0].method}"[:120]
