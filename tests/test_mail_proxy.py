@@ -163,6 +163,7 @@ def test_an_archive_of_sent_mail_becomes_month_by_month_evidence(tmp_path: Path,
     import json
 
     from click.testing import CliRunner
+
     from mamori.cli.main import main
 
     archive = tmp_path / "sent"
