@@ -1,11 +1,11 @@
-.PHONY: run test check bench bench-engine bench-http bench-auth bench-stuffing
+.PHONY: run test check bench bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc
 run:
 	scripts/run
 test:
 	scripts/test
 check:
 	scripts/check
-bench: bench-engine bench-http bench-auth bench-stuffing
+bench: bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc
 bench-engine:
 	scripts/setup runtime && .venv/bin/mamori bench engine
 bench-http:
@@ -14,3 +14,7 @@ bench-auth:
 	scripts/setup runtime && .venv/bin/mamori bench auth
 bench-stuffing:
 	scripts/setup runtime && .venv/bin/mamori bench stuffing
+bench-mail:
+	scripts/system-deps && scripts/setup runtime && .venv/bin/mamori bench mail
+bench-pqc:
+	scripts/system-deps && scripts/setup runtime && .venv/bin/mamori bench pqc --install-peers
