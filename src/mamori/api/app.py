@@ -31,6 +31,7 @@ from mamori.api.auth import KeyRing, Principal
 from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
 from mamori.api.oidc_routes import oidc_router
+from mamori.api.pqc_routes import pqc_router
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
 from mamori.events.models import Event, IpAddress
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
@@ -38,6 +39,7 @@ from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFoun
 from mamori.kit.runtime import tune_gc
 from mamori.kit.settings import Settings, ensure_private_dir
 from mamori.notify.service import contacts_for, notice_worker_for
+from mamori.pqc.register import PqcRegister
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.api")
@@ -154,6 +156,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         state["service"] = svc
         state["keys"] = KeyRing(svc.store)
         state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc, oidc)
+        state["pqc"] = await asyncio.to_thread(PqcRegister, svc.store.engine)
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
@@ -237,6 +240,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     register_auth_admin(app, lambda: state["auth"], principal)
     current_login = register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
     app.include_router(oidc_router(oidc, current_login))
+    app.include_router(pqc_router(lambda: state["pqc"], principal))
 
     @app.exception_handler(MamoriError)
     async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:

@@ -25,6 +25,7 @@ SCOPES = {
     "accounts:admin": "operator actions on customer accounts (unlock after re-identification, customer "
                       "authentication set-up, recovery)",
     "auth:stepup": "the trading site's back end: create operation-bound step-ups and consume approved ones",
+    "pqc:admin": "the IT-risk team: the post-quantum cryptography inventory, assessment and roadmap",
     "admin": "everything, including API key management",
 }
 

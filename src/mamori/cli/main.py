@@ -270,7 +270,7 @@ def _store(data_dir: Path | None, database_url: str | None) -> Any:
 @click.option("--name", required=True, help="Who uses the key, e.g. 'order-system'.")
 @click.option("--scope", "scopes", multiple=True, required=True,
               type=click.Choice(["events:write", "decisions:read", "rules:admin", "accounts:admin", "auth:stepup",
-                                 "admin"]))
+                                 "pqc:admin", "admin"]))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--database-url", default=None)
 def keys_create(name: str, scopes: tuple[str, ...], data_dir: Path | None, database_url: str | None) -> None:
@@ -462,6 +462,33 @@ def bench_mail(n_messages: int, seed: int) -> None:
     else:
         click.echo("clamav: not installed (scripts/system-deps installs it) - no comparison")
     click.echo(f"mail messages_per_s={r['messages_per_s']:.0f} mb_per_s={r['mb_per_s']:.1f}")
+
+
+@bench.command("pqc")
+@click.option("--probes", type=int, default=20_000, show_default=True)
+@click.option("--code-files", type=int, default=10_000, show_default=True)
+@click.option("--components", type=int, default=100_000, show_default=True)
+@click.option("--install-peers", is_flag=True, help="Install sslyze (own venv) and testssl.sh to compare with.")
+def bench_pqc(probes: int, code_files: int, components: int, install_peers: bool) -> None:
+    """TLS endpoint probes, source files and CBOM components per second; sslyze and testssl.sh side by side."""
+    from mamori.bench.pqc_bench import run
+
+    r = run(probes=probes, code_files=code_files, components=components, peers=install_peers)
+    m = r["scan_mamori"]
+    click.echo(f"full TLS scan of one post-quantum server: mamori {m['seconds']:.2f} s, {m['connections']} "
+               f"connections, post-quantum groups found {len(m['pq_groups'])}/6 {m['pq_groups']}")
+    for name in ("sslyze", "testssl"):
+        peer = r[f"scan_{name}"]
+        if peer is None:
+            click.echo(f"{name}: not installed (--install-peers) - no comparison")
+        else:
+            click.echo(f"{name}: {peer['seconds']:.2f} s ({peer['seconds'] / max(m['seconds'], 1e-9):.0f}x mamori), "
+                       f"post-quantum groups found {len(peer['pq_groups'])}/6")
+    c = r["code"]
+    click.echo(f"code: {c['files']} files, {c['mb_per_s']} MB/s, {c['findings']} findings, {c['workers']} workers; "
+               f"TLS probe failures {r['tls_probe_failures']}")
+    click.echo(f"pqc tls_endpoints_per_s={r['tls_endpoints_per_s']:.0f} code_files_per_s={r['code_files_per_s']:.0f} "
+               f"cbom_components_per_s={r['cbom_components_per_s']:.0f}")
 
 
 def _register_plugins() -> None:
