@@ -20,6 +20,7 @@ import csv
 import datetime as dt
 import importlib
 import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -340,22 +341,38 @@ def roadmap(output: Path | None, wave_years: int, scenario: str | None, today: d
 
 
 @click.command("report")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "json"]), default="xlsx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "json", "cyclonedx"]), default="xlsx", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Output file (default: pqc-inventory-<date>.xlsx; JSON goes to stdout).")
+              help="Output file (default: pqc-inventory-<date>.xlsx; JSON and CycloneDX go to stdout).")
 @_scenario_option
 @_today_option
 @_database_options
 def report(fmt: str, output: Path | None, scenario: str | None, today: dt.datetime | None, data_dir: Path | None,
            database_url: str | None) -> None:
-    """Write the inventory ledger (台帳) workbook - 資産台帳, 暗号一覧, リスク評価, 移行計画, 出典 - or the JSON
-    report."""
+    """Write the inventory ledger (台帳) workbook - 資産台帳, 暗号一覧, リスク評価, 移行計画, 出典 - the JSON
+    report, or the current findings as a CycloneDX 1.6 CBOM (with mamori's classification as properties)."""
     from mamori.pqc.report import write_json_report, write_workbook
 
     day = _day(today)
     store, reg = _open(data_dir, database_url)
     try:
-        if fmt == "xlsx":
+        if fmt == "cyclonedx":
+            from mamori.pqc.cbom import to_cbom
+            from mamori.pqc.policy_data import classify
+
+            def properties(finding: Any) -> dict[str, Any]:
+                c = classify(finding)
+                return {"mamori:status": c.status, "mamori:disallowed_after": str(c.disallowed_after or ""),
+                        "mamori:rule": c.rule_id}
+
+            doc = to_cbom((s.finding for s in reg.iter_findings()), classify=properties)
+            data = json.dumps(doc, ensure_ascii=False, indent=1)
+            if output is None:
+                click.echo(data)
+            else:
+                output.write_text(data, encoding="utf-8")
+                click.echo(f"wrote {output}: {len(doc.get('components', []))} components", err=True)
+        elif fmt == "xlsx":
             path = output or Path(f"pqc-inventory-{day:%Y%m%d}.xlsx")
             summary = write_workbook(reg, path, today=day, scenario=scenario)
             click.echo(f"wrote {path}: {summary.assets} assets, {summary.findings} findings, "
