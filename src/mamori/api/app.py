@@ -30,9 +30,11 @@ from mamori import __version__
 from mamori.api.auth import KeyRing, Principal
 from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
+from mamori.api.cases_routes import register_cases
 from mamori.api.oidc_routes import oidc_router
 from mamori.api.pqc_routes import pqc_router
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
+from mamori.cases import CasesService, refresh_periodically
 from mamori.events.models import Event, IpAddress
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
@@ -157,6 +159,10 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         state["keys"] = KeyRing(svc.store)
         state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc, oidc)
         state["pqc"] = await asyncio.to_thread(PqcRegister, svc.store.engine)
+        state["cases"] = await asyncio.to_thread(
+            CasesService, svc.store, settings.data_dir, firm_name_ja=settings.firm_name_ja,
+            firm_name_en=settings.firm_name_en, support_phone=settings.support_phone)
+        cases_loop = asyncio.create_task(refresh_periodically(state["cases"], 5.0))
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
@@ -186,6 +192,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         finally:
             poller.cancel()
             snapshots.cancel()
+            cases_loop.cancel()
             if notices is not None:
                 svc.on_decided = None
                 await notices.stop()
@@ -238,6 +245,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         return _loads(await read_body(request))
 
     register_auth_admin(app, lambda: state["auth"], principal)
+    register_cases(app, lambda: state["cases"], principal)
     current_login = register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
     app.include_router(oidc_router(oidc, current_login))
     app.include_router(pqc_router(lambda: state["pqc"], principal))

@@ -26,6 +26,9 @@ SCOPES = {
                       "authentication set-up, recovery)",
     "auth:stepup": "the trading site's back end: create operation-bound step-ups and consume approved ones",
     "pqc:admin": "the IT-risk team: the post-quantum cryptography inventory, assessment and roadmap",
+    "cases:read": "read fraud cases, their alerts, victim contacts and letters (every read is audited)",
+    "cases:write": "work fraud cases: state, assignment, comments, attachments, victim contacts, compensation",
+    "reports:read": "management and FSA-format figures by month, live counters",
     "admin": "everything, including API key management",
 }
 

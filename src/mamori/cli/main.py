@@ -270,7 +270,7 @@ def _store(data_dir: Path | None, database_url: str | None) -> Any:
 @click.option("--name", required=True, help="Who uses the key, e.g. 'order-system'.")
 @click.option("--scope", "scopes", multiple=True, required=True,
               type=click.Choice(["events:write", "decisions:read", "rules:admin", "accounts:admin", "auth:stepup",
-                                 "pqc:admin", "admin"]))
+                                 "pqc:admin", "cases:read", "cases:write", "reports:read", "admin"]))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--database-url", default=None)
 def keys_create(name: str, scopes: tuple[str, ...], data_dir: Path | None, database_url: str | None) -> None:
