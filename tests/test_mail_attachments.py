@@ -641,6 +641,19 @@ def test_pdf_permissions_only_is_clean_and_says_so(samples: dict[str, bytes]) ->
     assert top(scan_attachment(samples["user.pdf"], "u.pdf")).detail["R"] == 6
 
 
+def test_pdf_empty_password_answer_is_the_one_the_reader_found(samples: dict[str, bytes]) -> None:
+    """pdf.read asks pypdf's security handler what the empty password did when the file was opened
+    instead of deriving the keys again; the answer must be what ``decrypt("")`` says."""
+    import pypdf
+
+    from mamori.mail.attachments.pdf import _opens_with_empty_password
+
+    for name, opens in (("user.pdf", False), ("user-aes128.pdf", False), ("owner-only.pdf", True)):
+        reader = pypdf.PdfReader(io.BytesIO(samples[name]))
+        assert _opens_with_empty_password(pypdf, reader) is opens
+        assert (pypdf.PdfReader(io.BytesIO(samples[name])).decrypt("") != pypdf.PasswordType.NOT_DECRYPTED) is opens
+
+
 def test_nested_encrypted_zip_in_plain_zip_in_7z_has_the_right_path(samples: dict[str, bytes]) -> None:
     findings = scan_attachment(samples["nested.7z"], "nested.7z")
     found = by_path(findings)

@@ -12,7 +12,9 @@ import mailbox
 import shutil
 import subprocess
 import time
-from email.message import EmailMessage, MIMEPart
+from collections.abc import Callable
+from email.message import EmailMessage, Message, MIMEPart
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mamori.cli.main import main
+from mamori.mail import message as mail_message
+from mamori.mail.links import _linkcheck_lines, find_links_in_image
 from mamori.mail.message import (
     MAX_PARTS,
     PpapTracker,
@@ -38,6 +42,7 @@ from mamori.mail.message import (
     scan_message,
 )
 from mamori.mail.model import AttachmentFinding, MessageReport
+from mamori.notify.linkcheck import find_links as linkcheck_find_links
 
 JST = dt.timezone(dt.timedelta(hours=9))
 T0 = dt.datetime(2025, 11, 22, 10, 0, tzinfo=JST)
@@ -589,3 +594,250 @@ def test_cli_over_an_mbox_and_exit_codes(tmp_path: Path, encrypted_zip: bytes) -
     assert code == 1 and "1 file(s) not read" in stderr
     assert run(str(tmp_path / "missing"))[0] == 2
     assert run(str(clean_dir), "--window", "0")[0] == 2
+
+
+# --- fast paths: the same results as the stdlib, sooner --------------------------------------------
+#
+# The message scanner parses well-formed mail itself (mail_message._parse_strict), sets long base64
+# blocks aside for the stdlib feed parser on the rest (_parse_skeleton), decodes base64 bodies in one
+# call (_decoded), and skips link and keyword searches that cannot find anything. Each must give what
+# the plain stdlib path gives; these tests compare the two on built, generated and mangled input.
+
+
+def stdlib_parse(raw: bytes) -> Message:
+    msg: Message = BytesParser(policy=mail_message._policy(mail_message._HeaderGuard(MAX_PARTS * 8))).parsebytes(raw)
+    return msg
+
+
+class CountingCalls:
+    def __init__(self, function: Callable[..., object]) -> None:
+        self.function = function
+        self.calls = 0
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+def tree(msg: Message) -> dict[str, object]:
+    """Everything the parser decides about a message, recursively."""
+    payload = msg._payload  # type: ignore[attr-defined]
+    return {"headers": list(msg.raw_items()), "unixfrom": msg.get_unixfrom(), "preamble": msg.preamble,
+            "epilogue": msg.epilogue, "default_type": msg.get_default_type(), "type": type(msg).__name__,
+            "defects": [(type(d).__name__, str(d)) for d in msg.defects],
+            "payload": [tree(p) for p in payload] if isinstance(payload, list) else payload}
+
+
+def walk(msg: Message) -> list[Message]:
+    payload = msg._payload  # type: ignore[attr-defined]
+    return [msg, *(part for child in payload for part in walk(child))] if isinstance(payload, list) else [msg]
+
+
+def check_fast_parses(raw: bytes) -> dict[str, bool]:
+    """Both fast parses give the stdlib's tree (or decline), and decode each body they located to the
+    stdlib's bytes; where they decode it themselves the stdlib records no defect."""
+    expected = tree(stdlib_parse(raw))
+    used = {}
+    for name, parse in (("strict", mail_message._parse_strict), ("skeleton", mail_message._parse_skeleton)):
+        bodies: dict[Message, object] = {}
+        parsed = parse(raw, bodies)  # type: ignore[arg-type]
+        used[name] = parsed is not None
+        if parsed is None:
+            continue
+        assert tree(parsed[0]) == expected, (name, raw[:400])
+        for part, twin in zip(walk(parsed[0]), walk(stdlib_parse(raw)), strict=True):
+            if part not in bodies:
+                continue
+            counter = CountingCalls(part.get_payload)
+            part.get_payload = counter  # type: ignore[method-assign, assignment]
+            fast = mail_message._decoded(part, bodies)  # type: ignore[arg-type]
+            assert fast == twin.get_payload(decode=True), (name, raw[:400])
+            if not counter.calls:  # decoded from the bytes: the stdlib finds nothing wrong with them
+                assert not twin.defects, (name, raw[:400])
+    return used
+
+
+def built_messages(attachment: bytes) -> list[bytes]:
+    plain = message(body="本文です。\nhttps://example.com/x")
+    mixed = message(body="資料を添付します。", html="<p>資料</p>")
+    mixed.add_attachment(attachment, maintype="application", subtype="zip", filename="資料.zip")
+    mixed.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, maintype="image", subtype="png",
+                         filename="a.png")
+    forwarded = message(body="転送します。")
+    forwarded.add_attachment(mixed)  # message/rfc822
+    digest = MIMEPart()
+    digest.make_mixed()
+    digest.set_type("multipart/digest")
+    digest.attach(message(subject="a"))
+    signed = EmailMessage()
+    signed["Content-Type"] = 'multipart/signed; protocol="application/pkcs7-signature"; boundary="s"'
+    signed.set_payload("preamble\n--s\nContent-Type: text/plain\n\nsigned text\n--s\n"
+                       "Content-Type: application/pkcs7-signature\nContent-Transfer-Encoding: base64\n\n"
+                       + base64.encodebytes(bytes(range(256)) * 30).decode() + "--s--\nepilogue\n")
+    out = []
+    for msg in (plain, mixed, forwarded, digest, signed):
+        out.append(msg.as_bytes())
+        out.append(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+    return out
+
+
+def test_fast_parses_give_the_stdlib_tree_of_built_messages(encrypted_zip: bytes) -> None:
+    for raw in built_messages(encrypted_zip * 30):
+        used = check_fast_parses(raw)
+        assert used["strict"], raw[:200]
+    assert check_fast_parses(b"\r\nno headers at all\r\n")["strict"]
+
+
+MIME_EOLS = [b"\r\n", b"\n", b"\r", b"\n\r"]
+
+
+@st.composite
+def mime_part(draw: st.DrawFn, depth: int = 0, eol: bytes = b"\r\n") -> bytes:
+    kinds = ["text", "b64", "multi", "rfc822", "digest", "weird"] if depth < 3 else ["text", "b64"]
+    kind = draw(st.sampled_from(kinds))
+    headers: list[bytes] = []
+    if kind == "text":
+        headers.append(b"Content-Type: text/plain; charset=utf-8")
+        body = draw(st.sampled_from([b"hello", b"", b"line1" + eol + b"line2", "日本語".encode(), b"--b1",
+                                     b"a\rb", b"x" + eol]))
+    elif kind == "b64":
+        headers += [b"Content-Type: application/octet-stream", b"Content-Transfer-Encoding: base64",
+                    b'Content-Disposition: attachment; filename="f.bin"']
+        encoded = base64.encodebytes(draw(st.binary(max_size=3000))).replace(b"\n", eol)
+        if draw(st.booleans()):
+            encoded = encoded.rstrip(b"\r\n")
+        body = encoded[: draw(st.integers(0, len(encoded)))] if draw(st.integers(0, 9)) == 0 else encoded
+    elif kind in ("multi", "digest"):
+        boundary = draw(st.sampled_from([b"b1", b"===x==", b"b 1", b"zz"])) + str(depth).encode()
+        subtype = b"digest" if kind == "digest" else draw(st.sampled_from([b"mixed", b"alternative", b"signed"]))
+        headers.append(b"Content-Type: multipart/" + subtype + b'; boundary="' + boundary + b'"')
+        space = draw(st.sampled_from([b"", b" ", b"\t "]))
+        body = draw(st.sampled_from([b"", b"preamble" + eol, eol, b"pre" + eol + eol]))
+        for _ in range(draw(st.integers(0, 3))):
+            body += b"--" + boundary + space + eol + draw(mime_part(depth + 1, eol)) + eol
+        if draw(st.integers(0, 9)):
+            body += b"--" + boundary + b"--" + space + draw(st.sampled_from([eol, b""]))
+        body += draw(st.sampled_from([b"", b"epilogue", eol, eol + b"epi" + eol, b"--" + boundary + eol]))
+    elif kind == "rfc822":
+        headers.append(b"Content-Type: message/rfc822")
+        body = draw(mime_part(depth + 1, eol))
+    else:
+        headers.append(draw(st.sampled_from([b"Content-Type: message/delivery-status", b"From nobody",
+                                             b"X-Weird header", b" continuation-first", b":empty",
+                                             b"Content-Type: multipart/mixed"])))
+        body = b"Reporting-MTA: dns; x" + eol + eol + b"Status: 5.0.0"
+    if draw(st.integers(0, 9)) == 0:
+        headers.append(b" folded")
+    return eol.join(headers) + eol + draw(st.sampled_from([eol, eol, b""])) + body
+
+
+@st.composite
+def mime_message(draw: st.DrawFn) -> bytes:
+    eol = draw(st.sampled_from(MIME_EOLS))
+    raw = b"From: a@example.jp" + eol + b"To: b@example.jp" + eol + draw(mime_part(0, eol))
+    for _ in range(draw(st.integers(0, 3))):  # and a few stray bytes
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from([b"\r", b"\n", b"-", b"--", b" ", b"\r\n", b"x"])) + raw[at:]
+    return raw
+
+
+@settings(max_examples=400, deadline=None)
+@given(mime_message())
+def test_fast_parses_give_the_stdlib_tree_of_generated_messages(raw: bytes) -> None:
+    check_fast_parses(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([b"\n", b"\r\n"]), st.integers(4, 80),
+       st.lists(st.tuples(st.integers(0, 2000), st.sampled_from([b"=", b"!", b"\n", b"\r", b" ", b"A", b"=="])),
+                max_size=3), st.sampled_from([b"", b"\n", b"\r\n", b"\n\n"]))
+def test_base64_bodies_decode_like_the_stdlib(data: bytes, eol: bytes, width: int, edits: list[tuple[int, bytes]],
+                                               trailer: bytes) -> None:
+    encoded = base64.b64encode(data)
+    body = eol.join(encoded[i : i + width] for i in range(0, len(encoded), width))
+    for at, text in edits:
+        at %= len(body) + 1
+        body = body[:at] + text + body[at:]
+    raw = b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n" + body + trailer
+    check_fast_parses(raw)
+
+
+def test_scan_reports_are_the_same_without_the_fast_parses(encrypted_zip: bytes,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = [*built_messages(encrypted_zip), HEADERS + b"Content-Type: text/plain\r\n\r\nPW: Ab3$xY9q\r\n"]
+    fast = [scan_message(raw).to_dict() for raw in samples]
+    monkeypatch.setattr(mail_message, "_parse_strict", lambda raw, bodies: None)
+    monkeypatch.setattr(mail_message, "_parse_skeleton", lambda raw, bodies: None)
+    assert [scan_message(raw).to_dict() for raw in samples] == fast
+    assert any(r["has_encrypted_attachment"] for r in fast) and any(r["links"] for r in fast)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80),
+       st.sampled_from(["content-type", "content-disposition"]))
+def test_parameters_are_split_as_by_the_stdlib(value: str, field: str) -> None:
+    def outcome(call: Callable[..., object], *args: object, **kwargs: object) -> object:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # the stdlib raises on some values; the cached split must raise the same
+            return type(exc)
+
+    cached, plain = mail_message._Part(), EmailMessage()
+    for msg in (cached, plain):
+        msg.set_raw(field, value)
+    for name in ("charset", "boundary", "filename", "name", "smime-type"):
+        assert outcome(cached.get_param, name, header=field) == outcome(plain.get_param, name, header=field)
+    for method in ("get_filename", "get_boundary", "get_content_charset"):
+        assert outcome(getattr(cached, method)) == outcome(getattr(plain, method))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60))
+def test_subjects_without_encoded_words_come_back_as_they_are(value: str) -> None:
+    import email.header
+
+    if "=?" not in value:
+        assert mail_message._decode_header_text(value) == str(email.header.make_header(email.header.decode_header(value)))
+
+
+LINK_PIECES = ["a", "Z", "1", "w", "www", "http", "hxxp", "h", "t", "x", "p", "ttp", "h t t p", "s", ".", "。", "．",
+               "・", ":", "：", "@", "/", "／", "//", "[", "]", "(", ")", "{", "}", "<", ">", "【", "】", "「", "」",
+               " ", "\t", "\n", "\n", "\n\n", " \n ", "\u3000", "dot", "ドット", "点", "at", "アット", "com", "jp",
+               "example", "例え", "\u200b", "ｅｘａｍｐｌｅ", "-", "_", "*", "mailto", "1.2.3.4", "ｗｗｗ", "[:]",
+               "(:)", "[//]", "example.com", "https://a.example/x", "hxxps://files.example[.]com/x", "v1.2.3.4",
+               "いつもお世話になっております。", "::1", "ſ", "K", "İ", "①", "﹒", "﹕"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(LINK_PIECES) | st.characters(), max_size=25))
+def test_link_search_by_lines_finds_what_linkcheck_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _linkcheck_lines(text) == linkcheck_find_links(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["パス", "パスワード", "ﾊﾟｽ", "暗証番号", "解凍キー", "PASS", "Pw", "P/W", "PWD", "ı",
+                                 "word", "：", "は", " ", "\n", "Ab3$xY9q", "zip", "ｐａｓｓ", "ſ"]) | st.characters(),
+                max_size=12))
+def test_password_keywords_all_contain_a_keyword_part(pieces: list[str]) -> None:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", "".join(pieces))
+    if not any(part in text.lower() for part in mail_message._KEYWORD_PARTS):
+        assert mail_message._KEYWORD.search(text) is None and mail_message._PW_LABEL.search(text) is None
+
+
+def test_blank_images_are_not_searched_for_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), (10, 120, 80)).save(out, "PNG")
+    monkeypatch.setattr(zxingcpp, "read_barcodes", lambda *a, **k: pytest.fail("decoded a blank image"))
+    assert find_links_in_image(out.getvalue(), "image/png") == []
+
+
+def test_the_part_budget_only_applies_while_parsing() -> None:
+    parts = b"".join(b"--b\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n" for _ in range(1_100))
+    raw = HEADERS + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+    msg, degraded = mail_message._parse(raw, [], {})
+    assert msg is not None and not degraded
+    for _ in range(10_000):  # the scan reads the types again; the budget must not answer text/plain now
+        assert msg.get_content_type() == "multipart/mixed"

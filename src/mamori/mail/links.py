@@ -61,10 +61,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import ipaddress
 import re
+import threading
 import unicodedata
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable
 from html.parser import HTMLParser
 from io import BytesIO
@@ -117,8 +121,104 @@ _VERSION_BEFORE: Final = re.compile(r"(?:\bv|\bver\.?|\bversion|バージョン)
 _CONTEXT: Final = 30
 _IMAGE_FORMATS: Final = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "ICO")
 """Pillow plugins allowed to open mail images (never EPS, which runs Ghostscript)."""
+_MATRIX_FORMATS: Final = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.AllMatrix)
 _IMAGE_MAGIC: Final = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
                        b"\x00\x00\x01\x00")
+
+
+class _VisibleNfkc(dict[int, str]):
+    """A :meth:`str.translate` table filled on demand: each code point as
+    :func:`mamori.notify.linkcheck.find_links` normalises it before matching (NFKC, then format
+    characters and combining marks dropped), so ``text.translate(table)`` is its normalised text."""
+
+    def __missing__(self, code: int) -> str:
+        out = "".join(c for c in unicodedata.normalize("NFKC", chr(code))
+                      if unicodedata.category(c) not in ("Cf", "Mn", "Me"))
+        if len(self) < 65_536:
+            self[code] = out
+        return out
+
+
+_VISIBLE_NFKC: Final = _VisibleNfkc()
+_ALNUM_I: Final = "A-Za-z0-9\u0130\u0131\u017f\u212a"
+"""``[A-Za-z0-9]`` as linkcheck's case-insensitive patterns read it (İ ı ſ K fold to ASCII letters)."""
+_WORDISH: Final = r"[^\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+"""``[\\w\\-]`` or any non-ASCII character: a superset of what linkcheck allows on either side of the
+dot of a host name (``[\\w\\-]``) or after ``www.``, written so that it compiles at once."""
+_LINK_TRIGGER: Final = re.compile(
+    rf"{_WORDISH}\.{_WORDISH}|[:@]|[{_ALNUM_I}](?:[ \t]+(?:\.|[dD][oO][tT]|ドット)|[ \t]*[。・·•∙⋅])"
+    r"|[\[\(\{<【〔「『]\s*(?:[.。点@]|ドット|[dD][oO][tT]|[aA][tT]|アット)"
+)
+"""What a link needs in the normalised text, before or after linkcheck undoes disguises: ``:``
+(schemes, IPv6), ``@`` (addresses), a dot between word characters (host names, IPv4, ``www.``), or
+what linkcheck turns into a dot or ``@``: ``。・·•∙⋅`` or `` . `` after a letter or digit, ``[.]``,
+``(dot)``, ``[at]``, `` dot ``. Text without any of these has no link (see :func:`_linkcheck_lines`)."""
+
+
+_CACHED_GROUP_CHARS: Final = 512
+_CROSS_LINE: Final = tuple(re.compile(f"(?=({pattern}))", re.I) for pattern in (
+    r"[\[\(\{<【〔「『]\s*(?:\.|。|dot|ドット|点|at|@|アット)\s*[\]\)\}>】〕」』]",
+    r"(?:h\s?[tx*_]\s?[tx*_]\s?p|t\s?t\s?p)\s?s?\s*(?:\[:\]|\(:\)|:)",
+    r"(?:\[:\]|\(:\)|:)\s*(?:\[//\]|/\s*/)",
+))
+"""The only things linkcheck reads across a line break (its ``\\s``): a bracketed dot or ``at``
+(``[\\n.\\n]``), a spaced-out or disguised scheme up to its colon (``h t t p :``), and a colon then
+slashes (``: / /``). Each is a superset of linkcheck's own patterns (no look-behind, every bracket
+and colon form), looked for at every position (so overlapping ones count too): a line feed that
+none of their matches spans is one that nothing in linkcheck spans."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _linkcheck_cached(text: str) -> tuple[Finding, ...]:
+    return tuple(_linkcheck(text))
+
+
+def _linkcheck_group(text: str) -> list[Finding]:
+    """linkcheck's findings in one group of lines. Short groups are remembered: a firm's mail repeats
+    the same lines (signature, footer, disclaimer, standard phrases) message after message, and the
+    findings are immutable values of the text alone."""
+    return list(_linkcheck_cached(text)) if len(text) <= _CACHED_GROUP_CHARS else _linkcheck(text)
+
+
+def _linkcheck_lines(text: str) -> list[Finding]:
+    """:func:`mamori.notify.linkcheck.find_links` of ``text``, run only on the lines that can hold a
+    link: linkcheck normalises text one code point at a time in Python, so a long mail with a few
+    links costs what its few lines cost.
+
+    Lines are the text between line feeds, kept together where :data:`_CROSS_LINE` spans the line
+    feed. linkcheck normalises each code point alone (a line feed stays a line feed, nothing else
+    becomes one), then rewrites disguises and matches links with patterns that, apart from those
+    in :data:`_CROSS_LINE`, neither contain a line feed nor look past one (their look-arounds see a
+    line feed where a group of lines starts or ends, which they treat like the start or end of the
+    text). So each group gives the findings of the whole text that fall in it, shifted by where it
+    starts; a group in which :data:`_LINK_TRIGGER` finds nothing gives none
+    (see :data:`_LINK_TRIGGER`)."""
+    normalized = text.translate(_VISIBLE_NFKC)
+    if _LINK_TRIGGER.search(normalized) is None:
+        return []
+    lines, normalized_lines = text.split("\n"), normalized.split("\n")
+    if len(lines) == 1 or len(lines) != len(normalized_lines):
+        return _linkcheck_group(text)
+    joined: set[int] = set()  # line feeds (by number) that a cross-line construct spans
+    for pattern in _CROSS_LINE:
+        at = before = 0  # line feeds in normalized[:at], counted as the matches move on
+        for m in pattern.finditer(normalized):
+            feeds = m.group(1).count("\n")
+            if feeds:
+                before += normalized.count("\n", at, m.start())
+                at = m.start()
+                joined.update(range(before, before + feeds))
+    found: list[Finding] = []
+    start = offset = 0
+    for index in range(len(lines)):
+        if index in joined and index < len(lines) - 1:
+            continue
+        group = "\n".join(lines[start : index + 1]) + ("\n" if index < len(lines) - 1 else "")
+        if _LINK_TRIGGER.search("\n".join(normalized_lines[start : index + 1])) is not None:
+            found += [f if not offset else Finding(f.kind, f.start + offset, f.end + offset, f.text, f.normalized)
+                      for f in _linkcheck_group(group)]
+        start, offset = index + 1, offset + len(group)
+    return found
 
 
 def _nfkc_visible(text: str) -> str:
@@ -208,7 +308,7 @@ def _merge_idn_urls(findings: list[Finding]) -> list[Finding]:
 
 def _text_findings(text: str, part: str, names: frozenset[str], depth: int = 0) -> list[LinkFinding]:
     out: list[LinkFinding] = []
-    for f in _merge_idn_urls(_linkcheck(text)):
+    for f in _merge_idn_urls(_linkcheck_lines(text)):
         kind = _kind(f)
         if kind is None:
             continue
@@ -446,26 +546,56 @@ def find_links_in_image(data: bytes, part: str, *, max_pixels: int = MAX_IMAGE_P
     Bounded: only the formats in ``_IMAGE_FORMATS`` are opened, the size is read from the header and
     images over ``max_pixels`` are not decoded. Anything that stops the scan is an
     ``image_unscannable`` finding naming the reason, never an exception.
+
+    What an image holds is remembered by its digest (BLAKE2b-128) for the last
+    :data:`_IMAGE_MEMORY` images: a firm's mail carries the same logo and banner images again and
+    again, and decoding one costs far more than the rest of a small message.
     """
+    key = (hashlib.blake2b(data, digest_size=16).digest(), max_pixels)
+    with _IMAGE_LOCK:
+        known = _IMAGE_RESULTS.get(key)
+        if known is not None:
+            _IMAGE_RESULTS.move_to_end(key)
+    if known is None:
+        known, lasting = _image_codes(data, max_pixels)
+        if lasting:
+            with _IMAGE_LOCK:
+                _IMAGE_RESULTS[key] = known
+                while len(_IMAGE_RESULTS) > _IMAGE_MEMORY:
+                    _IMAGE_RESULTS.popitem(last=False)
+    return [LinkFinding(kind, text, part) for kind, text in known]
+
+
+_IMAGE_MEMORY: Final = 1024
+_IMAGE_RESULTS: Final[OrderedDict[tuple[bytes, int], tuple[tuple[str, str], ...]]] = OrderedDict()
+_IMAGE_LOCK: Final = threading.Lock()
+
+
+def _image_codes(data: bytes, max_pixels: int) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """(kind, text) of each finding of :func:`find_links_in_image`, and whether the answer is the
+    image's own (not an error that another try might not meet, such as running out of memory)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DecompressionBombWarning: we apply our own, lower limit
             with Image.open(BytesIO(data), formats=_IMAGE_FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    return [LinkFinding("image_unscannable",
-                                        f"{width}x{height} pixels is over the {max_pixels:,}-pixel limit", part)]
+                    too_big = f"{width}x{height} pixels is over the {max_pixels:,}-pixel limit"
+                    return (("image_unscannable", too_big),), True
                 if image.format == "JPEG":
                     image.draft("L", (width, height))
                 gray = image.convert("L")
-        barcodes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.AllMatrix))
+        low, high = gray.getextrema()
+        if low == high:  # one shade all over (a blank or solid-colour image): no code to read
+            return (), True
+        barcodes = zxingcpp.read_barcodes(gray, formats=_MATRIX_FORMATS)
     except Exception as exc:  # Pillow's decoders raise many types on hostile input
         reason = "not an image format that can be read" if isinstance(exc, UnidentifiedImageError) else (
             f"{type(exc).__name__}: {exc}"[:200])
-        return [LinkFinding("image_unscannable", reason, part)]
+        return (("image_unscannable", reason),), False
     found: list[LinkFinding] = []
     for barcode in barcodes:
         content = barcode.text
-        if content and _text_findings(content, part, frozenset()):
-            found.append(LinkFinding("qr_code", content[:2000], part))
-    return _unique(found)
+        if content and _text_findings(content, "", frozenset()):
+            found.append(LinkFinding("qr_code", content[:2000], ""))
+    return tuple((f.kind, f.text) for f in _unique(found)), True

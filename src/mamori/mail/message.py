@@ -12,7 +12,10 @@ customers, in principle, carry no link to a page where a password is entered.
   :class:`_HeaderGuard`): the stdlib's structured header parser is quadratic on huge headers, so
   values are cut at :data:`MAX_HEADER_CHARS` and, after :data:`MAX_PARTS` parts, the structure of the
   rest is no longer read. Malformed MIME (missing boundaries, bad base64, unknown or wrong charsets,
-  8-bit headers) never raises: each problem is named in ``problems`` and the scan goes on;
+  8-bit headers) never raises: each problem is named in ``problems`` and the scan goes on. Two fast
+  parses build the very tree the stdlib's feed parser would (see "Parsing, fast" below): well-formed
+  mail is split at its boundaries with ``bytes.find``, and long base64 blocks are kept out of the feed
+  parser's line-by-line loop; base64 bodies are decoded in one call;
 * every attachment (a part with a file name, or of a non-text type; also inside attached
   ``message/rfc822`` messages) goes to :func:`mamori.mail.attachments.scan_attachment`, with one
   :class:`~mamori.mail.attachments.ScanBudget` for the whole message;
@@ -48,10 +51,10 @@ import os
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, Final
@@ -149,6 +152,54 @@ class _HeaderGuard:
         return _parse_header(name, value)
 
 
+_MISSING: Final = object()
+
+
+class _Part(EmailMessage):
+    """The message class of the parse: an :class:`~email.message.EmailMessage` that splits each
+    distinct Content-Type / Content-Disposition value into its parameters once. The scan reads several
+    parameters of every part (file name, charset, boundary, smime-type), and the stdlib parses the
+    whole field again for each one."""
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        value = self.get(header, _MISSING)
+        if value is _MISSING:
+            return failobj
+        text = str(value)
+        try:
+            return list(_header_params(text) if len(text) <= 1024 else _stdlib_params(text))
+        except Exception:  # whatever the stdlib raises on this value, let it raise it the ordinary way
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+
+
+class _FieldValue:
+    """All that ``Message._get_params_preserve`` asks of a message: ``get`` of the field."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def get(self, name: str, failobj: Any = None) -> str:
+        return self.value
+
+
+def _stdlib_params(value: str) -> tuple[tuple[str, Any], ...]:
+    """The stdlib's own parameter split of one field value (``email.message._parseparam``, RFC 2231
+    decoding), run on the value alone."""
+    return tuple(_MESSAGE_PARAMS(_FieldValue(value), None, "content-type"))
+
+
+_MESSAGE_PARAMS: Final = vars(Message)["_get_params_preserve"]
+
+
+_header_params: Final = functools.lru_cache(maxsize=4096)(_stdlib_params)
+
+
+def _policy(guard: _HeaderGuard) -> Any:
+    return email.policy.default.clone(header_factory=guard, message_factory=_Part)
+
+
 def _problem(problems: list[str], text: str) -> None:
     if len(problems) < MAX_PROBLEMS:
         problems.append(text)
@@ -224,33 +275,49 @@ def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
     return text, problem
 
 
-def _raw_headers(msg: Message, name: str) -> list[str]:
-    values = []
+def _fields(msg: Message) -> dict[str, list[str]]:
+    """The raw values of the header fields of ``msg`` by lower-case name, each unfolded."""
+    fields: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
-        if key.lower() == name and isinstance(value, str):
-            values.append("".join(value.splitlines()))
-    return values
+        if isinstance(value, str):
+            fields.setdefault(key.lower(), []).append("".join(value.splitlines()))
+    return fields
 
 
 def _decode_header_text(value: str) -> str:
     """RFC 2047 encoded words (``=?ISO-2022-JP?B?...?=``) and raw 8-bit bytes decoded."""
     if any("\udc80" <= ch <= "\udcff" for ch in value):  # 8-bit bytes the parser kept as surrogates
         return decode_text(value.encode("ascii", "surrogateescape"), None)[0]
+    if "=?" not in value:  # no encoded word: decode_header gives the value back as one chunk, and so does str()
+        return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
     except (email.errors.HeaderParseError, UnicodeError, LookupError, ValueError):
         return value
 
 
-def _addresses(msg: Message, names: tuple[str, ...], problems: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _cached_addresses(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(email.utils.getaddresses(list(values)))
+
+
+def _getaddresses(values: list[str]) -> Iterable[tuple[str, str]]:
+    """``email.utils.getaddresses(values)``, remembered for short values: the same senders and
+    recipients come back message after message."""
+    if sum(map(len, values)) <= 1024:
+        return _cached_addresses(tuple(values))
+    return email.utils.getaddresses(values)
+
+
+def _addresses(fields: dict[str, list[str]], names: tuple[str, ...], problems: list[str]) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     for name in names:
-        values = _raw_headers(msg, name)
+        values = fields.get(name, [])
         for value in values:
             if len(value) > MAX_HEADER_CHARS:
                 _problem(problems, f"header {name.title()}: {len(value):,} characters")
-        for _, address in email.utils.getaddresses(values):
+        for _, address in _getaddresses(values):
             address = address.strip()
             if "@" in address and address.lower() not in seen:
                 seen.add(address.lower())
@@ -258,14 +325,15 @@ def _addresses(msg: Message, names: tuple[str, ...], problems: list[str]) -> lis
     return found
 
 
-def _header_fields(msg: Message, problems: list[str]) -> tuple[str | None, str | None, str | None, str | None]:
+def _header_fields(msg: Message, fields: dict[str, list[str]], problems: list[str]
+                   ) -> tuple[str | None, str | None, str | None, str | None]:
     """(message id, sender, subject, ISO date) from the raw values (RFC 5322 section 3.6)."""
-    message_id = next(iter(_raw_headers(msg, "message-id")), None)
-    senders = _addresses(msg, ("from",), problems) or _addresses(msg, ("sender",), problems)
-    subject_raw = next(iter(_raw_headers(msg, "subject")), None)
+    message_id = next(iter(fields.get("message-id", ())), None)
+    senders = _addresses(fields, ("from",), problems) or _addresses(fields, ("sender",), problems)
+    subject_raw = next(iter(fields.get("subject", ())), None)
     subject = _decode_header_text(subject_raw[:MAX_HEADER_CHARS]).strip()[:998] if subject_raw is not None else None
     date: str | None = None
-    date_raw = next(iter(_raw_headers(msg, "date")), None)
+    date_raw = next(iter(fields.get("date", ())), None)
     if date_raw:
         try:
             date = email.utils.parsedate_to_datetime(date_raw[:200]).isoformat()
@@ -392,6 +460,10 @@ _STRONG_KW = (r"(?:解凍|展開|復号|開封|zip|ファイル|添付)?\s*(?:�
 _WEAK_KW = r"(?<![A-Za-z])(?:PW|P/W|PWD|pass)(?![A-Za-z])|(?<![ァ-ヶー])パス(?![ァ-ヶー])"
 _KEYWORD = re.compile(rf"{_STRONG_KW}|{_WEAK_KW}", re.I)
 _STRONG_ONLY = re.compile(_STRONG_KW, re.I)
+_PW_LABEL = re.compile(r"(?<![A-Za-z])(?:PW|P/W|PWD)(?![A-Za-z])")
+_KEYWORD_PARTS: Final = ("パス", "暗証番号", "解凍", "pass", "pw", "p/w")
+"""Every match of :data:`_KEYWORD` or :data:`_PW_LABEL` contains one of these, lower-cased (after
+NFKC no other letter folds to p, a, s or w)."""
 _CONTEXT_WORDS = re.compile(r"パスワード|パス|PW|暗号化|別送|解凍|先ほど|先程|添付|zip|password|encrypt|decrypt|unlock"
                             r"|separate", re.I)
 _SEPARATOR = re.compile(r"\s*(?:[:：=]|は|\bis\b:?|→|->|\s-\s)\s*|\s+", re.I)
@@ -507,9 +579,12 @@ def find_password(text: str, *, subject: str | None = None) -> PasswordHint | No
     and 2 without ``下記``/``以下``/``following``/``:``) has six characters or more, letters and digits.
     Quoted replies, forwarded messages and signatures are ignored.
     """
-    lines = _body_lines(unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS]))
-    content = [line for line in lines if line]
-    hint = _labelled(content) or _next_line(content)
+    normalized = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
+    content = [line for line in _body_lines(normalized) if line]
+    # Rules 1 and 2 start from a keyword in a line, and every keyword has one of these in it.
+    lowered = normalized.lower()
+    keyword = any(part in lowered for part in _KEYWORD_PARTS)
+    hint = (_labelled(content) or _next_line(content)) if keyword else None
     subject = unicodedata.normalize("NFKC", subject or "")
     if hint is None and subject and len(content) <= 12 and _CONTEXT_WORDS.search(subject):
         hint = _lone_token(content, "subject")
@@ -550,7 +625,7 @@ def _labelled(lines: list[str]) -> PasswordHint | None:
 
 def _next_line(lines: list[str]) -> PasswordHint | None:
     for i, line in enumerate(lines):
-        m = _STRONG_ONLY.search(line) or re.search(r"(?<![A-Za-z])(?:PW|P/W|PWD)(?![A-Za-z])", line)
+        m = _STRONG_ONLY.search(line) or _PW_LABEL.search(line)
         if not m:
             continue
         strength = "labelled" if _POINTER.search(line[m.end() : m.end() + 200]) else "strong"
@@ -606,6 +681,8 @@ class _State:
     skipped_parts: int = 0
     degraded: bool = False
     signed_depth: int = 0
+    bodies: dict[Message, _Body] = field(default_factory=dict)
+    """Where the fast parses found the bodies of leaf parts (:func:`_decoded`)."""
 
 
 def _safe(problems: list[str], where: str, fn: Callable[[], Any], default: Any) -> Any:
@@ -637,7 +714,7 @@ def _flatten(root: Message, state: _State, *, prefix: str = "", name_prefix: str
             _problem(state.problems, f"{prefix}{label}: MIME nesting deeper than {depth}; not read further")
             state.skipped_parts += 1
             continue
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None  # (a leaf's text is not needed here)
         if ctype == "multipart/encrypted":  # one unit: the version part and the ciphertext (RFC 1847)
             leaves.append(_leaf(part, number, ctype, filename, disposition, prefix, name_prefix, nested,
                                 encrypted_root))
@@ -679,7 +756,7 @@ def _is_attachment(leaf: _Leaf) -> bool:
 def _payload(leaf: _Leaf, state: _State) -> bytes:
     """The decoded body (base64 / quoted-printable, RFC 2045 section 6); decoding defects recorded."""
     seen = len(leaf.part.defects)
-    data = _safe(state.problems, f"part {leaf.number or 0}", lambda: leaf.part.get_payload(decode=True), b"")
+    data = _safe(state.problems, f"part {leaf.number or 0}", lambda: _decoded(leaf.part, state.bodies), b"")
     for defect in leaf.part.defects[seen:]:
         _problem(state.problems, f"{leaf.where} (part {leaf.number or 0}): {type(defect).__name__}")
     if isinstance(data, bytes):
@@ -732,7 +809,7 @@ def _scan_encrypted_containers(leaf: _Leaf, data: bytes, state: _State, names: t
                                                        "S/MIME signed-data: content not readable", len(data)))
             return True
         state.signed_depth += 1
-        inner, degraded = _parse(content, state.problems) if state.signed_depth <= 4 else (None, False)
+        inner, degraded = _parse(content, state.problems, state.bodies) if state.signed_depth <= 4 else (None, False)
         state.degraded = state.degraded or degraded
         if inner is None:
             state.attachments.append(AttachmentFinding(leaf.name, "smime", False, "unscannable",
@@ -819,20 +896,403 @@ def _scan_leaf(leaf: _Leaf, state: _State, names: tuple[str, ...]) -> None:
         _scan_text(leaf, data, state, names, body=not attachment and leaf.ctype in ("text/plain", "text/html"))
 
 
-def _parse(raw: bytes, problems: list[str]) -> tuple[Message | None, bool]:
+def _parse(raw: bytes, problems: list[str], bodies: dict[Message, _Body] | None = None) -> tuple[Message | None, bool]:
     """The parsed message (``None`` if the parser gave up: RecursionError on absurd nesting, ...) and
-    whether the part budget of :class:`_HeaderGuard` cut the structure short."""
-    guard = _HeaderGuard(MAX_PARTS * 8)
-    policy = email.policy.default.clone(header_factory=guard)
-    try:
-        msg: Message = BytesParser(policy=policy).parsebytes(raw)
-    except Exception as exc:  # RecursionError, MemoryError, parser bugs on hostile input
-        _problem(problems, f"message does not parse: {type(exc).__name__}")
-        return None, False
-    guard.budget = None
-    if guard.degraded:
+    whether the part budget of :class:`_HeaderGuard` cut the structure short.
+
+    With ``bodies``, the fast parses are tried first (:func:`_parse_strict`, then
+    :func:`_parse_skeleton`); the parts whose body they located are recorded there, for
+    :func:`_decoded`."""
+    parsed = None
+    if bodies is not None:
+        parsed = _parse_strict(raw, bodies) or _parse_skeleton(raw, bodies)
+    if parsed is None:
+        guard = _HeaderGuard(MAX_PARTS * 8)
+        try:
+            msg: Message = BytesParser(policy=_policy(guard)).parsebytes(raw)
+        except Exception as exc:  # RecursionError, MemoryError, parser bugs on hostile input
+            _problem(problems, f"message does not parse: {type(exc).__name__}")
+            return None, False
+        guard.budget = None
+        parsed = msg, guard.degraded
+    if parsed[1]:
         _problem(problems, f"more than about {MAX_PARTS:,} MIME parts: the structure of the rest was not read")
+    return parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing, fast
+#
+# The stdlib feed parser reads a message line by line in Python: a 1 MB base64 attachment is 13,000
+# lines, each through several generator frames and regular expressions, only to be joined back
+# together. Two faster parses give the *same* tree of :class:`~email.message.EmailMessage` objects
+# (headers, payloads, preambles, epilogues, defects), so everything after the parse is unchanged:
+#
+# 1. :func:`_parse_strict` reads well-formed messages itself: the header blocks line by line through
+#    the policy (``header_source_parse`` and ``set_raw``, as the feed parser does), the content type
+#    from those headers (``get_content_type``, ``get_boundary``), and a multipart body split at its
+#    boundary lines, found with ``bytes.find`` (RFC 2046 section 5.1.1), with the feed parser's rules
+#    for the line break before a boundary, the preamble and the epilogue. Anything it does not
+#    reproduce exactly (a line the feed parser would record a defect for, a missing or repeated
+#    boundary, message/delivery-status, more than _STRICT_MAX_PARTS parts ...) makes it give up.
+# 2. :func:`_parse_skeleton` handles the rest: it takes the long blocks of base64 lines out, each
+#    replaced by one line of letters and digits (a *token*), lets the feed parser read what remains
+#    (headers, boundaries, short texts), then puts the blocks back. The feed parser treats a line as
+#    one of: a header line or continuation (``headerRE``: a name and ``:``, ``From ``, or leading white
+#    space), an empty line (the header/body separator, and the block separator of
+#    message/delivery-status), a boundary line (``--`` + boundary: only lines starting with ``-``),
+#    or anything else, which is collected unchanged into the payload, preamble or epilogue being read.
+#    A block is one or more whole lines (after an empty line, up to a line break), each non-empty and
+#    made of base64 characters only - no ``:``, white space or ``-`` - and so is the token: both are
+#    "anything else" in every state of the parser, and the first line of either ends a header block
+#    in the same way (the same missing-separator defect). So the skeleton parses to the same tree, and
+#    each token lands, whole, in the string that would have held its block.
+#
+# Either records where the body of each leaf part is in ``raw`` (:class:`_Body`), so that a base64
+# body is decoded from the bytes in one call (:func:`_decoded`).
+
+_B64_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_STRICT_MAX_PARTS: Final = 100
+_STRICT_MAX_DEPTH: Final = 20
+_STRICT_MAX_HEADER_BYTES: Final = 64 * 1024
+_HEADER_LINE: Final = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
+"""A field name and its colon (RFC 5322 section 3.6.8 ftext; the feed parser's ``headerRE`` without
+its ``From `` and empty-name cases, which it records as defects)."""
+_RUN_MIN_BYTES: Final = 2048
+"""Shorter base64 blocks are left to the feed parser (setting them aside costs more than it saves)."""
+_RUN_WINDOW_LINES: Final = 8192
+_BLANK_LINE: Final = re.compile(rb"\n\r?\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """The body of a leaf part: ``data[start:end]`` is its payload as bytes; ``chars`` is the number
+    of base64 characters when it is known to be whole lines of base64 characters only."""
+
+    data: bytes = field(repr=False)
+    start: int
+    end: int
+    chars: int | None = None
+
+
+class _Unusual(Exception):
+    """The strict parse gives up; the message is read by the feed parser."""
+
+
+def _parse_strict(raw: bytes, bodies: dict[Message, _Body]) -> tuple[Message, bool] | None:
+    """:func:`_parse` for a well-formed message (see above), or ``None``."""
+    guard = _HeaderGuard(None)
+    parser = _StrictParser(raw, _policy(guard))
+    try:
+        msg = parser.part(0, len(raw), 0, digest=False, strip=False)
+    except Exception:  # _Unusual, or the policy choking on a header: the feed parser reads it and says why
+        return None
+    bodies.update(parser.bodies)
+    return msg, False
+
+
+class _StrictParser:
+    """The parse of :func:`_parse_strict`: one message, the parts it made and where their bodies are."""
+
+    def __init__(self, raw: bytes, policy: Any) -> None:
+        self.raw = raw
+        self.policy = policy
+        self.parts = 0
+        self.bodies: dict[Message, _Body] = {}
+
+    def part(self, start: int, end: int, depth: int, *, digest: bool, strip: bool) -> Message:
+        """The part in ``raw[start:end]`` (whole lines). ``strip``: it ends before a boundary line, so
+        the line break in front of that line is not its own (RFC 2046 section 5.1.1); the feed parser
+        takes it from the payload of the last part it made (a leaf, or the innermost message of a
+        message/* part) or from the epilogue of a multipart."""
+        self.parts += 1
+        if self.parts > _STRICT_MAX_PARTS or depth > _STRICT_MAX_DEPTH or start >= end:
+            raise _Unusual
+        msg: Message = self.policy.message_factory(policy=self.policy)
+        if digest:
+            msg.set_default_type("message/rfc822")
+        body = self._headers(msg, start, end)
+        ctype = msg.get_content_type()
+        maintype = ctype.split("/")[0]
+        if maintype == "message":
+            if ctype == "message/delivery-status":
+                raise _Unusual
+            msg.attach(self.part(body, end, depth + 1, digest=False, strip=strip))
+        elif maintype == "multipart":
+            self._multipart(msg, body, end, depth, digest=ctype == "multipart/digest", strip=strip)
+        else:
+            if strip and end > body:
+                end -= _eol_before(self.raw, end)
+            msg.set_payload(str(memoryview(self.raw)[body:end], "ascii", "surrogateescape"))
+            self.bodies[msg] = _Body(self.raw, body, end)
+        return msg
+
+    def _headers(self, msg: Message, start: int, end: int) -> int:
+        """Set the header fields of ``raw[start:end]`` on ``msg``; where its body starts."""
+        raw = self.raw
+        for blank in (b"\n", b"\r\n"):
+            if raw.startswith(blank, start, end):
+                return start + len(blank)
+        m = _BLANK_LINE.search(raw, start, min(end, start + _STRICT_MAX_HEADER_BYTES))
+        if m is None:
+            raise _Unusual
+        block = raw[start : m.start() + 1]
+        if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # a lone CR ends a line too
+            raise _Unusual
+        field_lines: list[str] = []
+        for line in block.decode("ascii", "surrogateescape").split("\n")[:-1]:
+            line += "\n"
+            if line[0] in " \t":
+                if not field_lines:
+                    raise _Unusual
+                field_lines.append(line)
+                continue
+            if not _HEADER_LINE.match(line):
+                raise _Unusual
+            if field_lines:
+                msg.set_raw(*self.policy.header_source_parse(field_lines))
+            field_lines = [line]
+        if field_lines:
+            msg.set_raw(*self.policy.header_source_parse(field_lines))
+        return m.end()
+
+    def _multipart(self, msg: Message, body: int, end: int, depth: int, *, digest: bool, strip: bool) -> None:
+        boundary = msg.get_boundary()
+        if boundary is None or not boundary.isascii() or "\r" in boundary or "\n" in boundary:
+            raise _Unusual
+        if str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+            raise _Unusual
+        lines = self._boundary_lines(("--" + boundary).encode("ascii"), body, end)
+        if not lines or lines[0][2] or not lines[-1][2]:  # no first boundary, or no close boundary
+            raise _Unusual
+        if lines[0][0] > body:
+            msg.preamble = self._text(body, lines[0][0], strip=True)
+        for (_, after, _), (following, _, _) in itertools.pairwise(lines):
+            if following == after:  # boundary lines in a row: the feed parser skips them
+                raise _Unusual
+            msg.attach(self.part(after, following, depth + 1, digest=digest, strip=True))
+        epilogue = self._text(lines[-1][1], end, strip=False)
+        msg.epilogue = (None if not epilogue else self._text(lines[-1][1], end, strip=True)) if strip else epilogue
+
+    def _boundary_lines(self, sep: bytes, start: int, end: int) -> list[tuple[int, int, bool]]:
+        """(start, end, is the close boundary) of the lines of ``raw[start:end]`` that the feed parser
+        takes for boundary lines: ``sep`` at the start of a line, then ``--`` or not, spaces or tabs,
+        and the end of the line; up to the close boundary."""
+        raw = self.raw
+        lines: list[tuple[int, int, bool]] = []
+        at = start
+        while (hit := raw.find(sep, at, end)) >= 0:
+            at = hit + len(sep)
+            if hit > start and raw[hit - 1] not in b"\r\n":
+                continue
+            close = raw.startswith(b"--", at, end)
+            q = at + 2 if close else at
+            while q < end and raw[q] in b" \t":
+                q += 1
+            if q < end:
+                if raw[q] == 0x0A:
+                    q += 1
+                elif raw[q] == 0x0D:
+                    q += 2 if raw.startswith(b"\n", q + 1, end) else 1
+                else:
+                    continue
+            lines.append((hit, q, close))
+            if close or len(lines) > _STRICT_MAX_PARTS:
+                break
+        return lines
+
+    def _text(self, start: int, end: int, *, strip: bool) -> str:
+        if strip and end > start:
+            end -= _eol_before(self.raw, end)
+        return str(memoryview(self.raw)[start:end], "ascii", "surrogateescape")
+
+
+def _eol_before(raw: bytes, end: int) -> int:
+    """Length of the line break that ``raw[:end]`` ends with (0 if none)."""
+    if raw[end - 1] == 0x0A:
+        return 2 if end >= 2 and raw[end - 2] == 0x0D else 1
+    return 1 if raw[end - 1] == 0x0D else 0
+
+
+def _run_at(raw: bytes, start: int) -> _Body | None:
+    """The block of base64 lines starting at ``start`` (a line start): lines of one length ``n``
+    (16-998), each ended by the same CRLF or LF, then possibly one shorter line."""
+    size = len(raw)
+    nl = raw.find(b"\n", start, start + 1000)
+    if nl <= start:
+        return None
+    crlf = raw[nl - 1] == 0x0D
+    length = nl - start - crlf
+    if length < 16 or raw[start : start + length].translate(None, _B64_CHARS):
+        return None
+    eol = b"\r\n" if crlf else b"\n"
+    width = length + len(eol)
+    full = 0  # lines of `length` characters and a line break, found by their breaks (strided slices)
+    while True:
+        at = start + full * width + length
+        if at >= size:
+            break
+        stop = min(size, at + _RUN_WINDOW_LINES * width)
+        breaks = raw[at:stop:width]
+        found = len(breaks) - len(breaks.lstrip(eol[:1]))
+        if crlf:
+            feeds = raw[at + 1 : stop + 1 : width]
+            found = min(found, len(feeds) - len(feeds.lstrip(b"\n")))
+        full += found
+        if found < len(breaks):
+            break
+    after = start + full * width
+    end, breaks_inside = (after - len(eol), full - 1) if full else (start, 0)
+    if after < size:  # a last, shorter line
+        last = raw.find(eol, after, after + width)
+        if last < 0 and size - after <= length:
+            last = size
+        if last > after and not raw[after:last].translate(None, _B64_CHARS):
+            end, breaks_inside = last, full
+    if end - start < _RUN_MIN_BYTES:
+        return None
+    rest = raw[start:end].translate(None, _B64_CHARS)
+    if rest != eol * breaks_inside:  # a line break where it should not be: an empty or a split line
+        return None
+    return _Body(raw, start, end, end - start - len(rest))
+
+
+def _base64_runs(raw: bytes) -> list[_Body]:
+    """The blocks of base64 lines that start right after an empty line (where a body starts)."""
+    runs: list[_Body] = []
+    at = 0
+    while len(runs) < MAX_PARTS:
+        m = _BLANK_LINE.search(raw, at)
+        if m is None:
+            break
+        run = _run_at(raw, m.end())
+        at = run.end if run is not None else m.end() - 1
+        if run is not None:
+            runs.append(run)
+    return runs
+
+
+def _parse_skeleton(raw: bytes, bodies: dict[Message, _Body]) -> tuple[Message, bool] | None:
+    """:func:`_parse` with the base64 blocks set aside (see above); ``None`` if there are none, or if
+    anything is unexpected (the caller then parses ``raw`` itself)."""
+    found = _base64_runs(raw) if len(raw) >= _RUN_MIN_BYTES else []
+    if not found:
+        return None
+    prefix = f"MAMORI{os.urandom(8).hex().upper()}R"
+    pieces: list[bytes] = []
+    at = 0
+    for index, run in enumerate(found):
+        pieces += (raw[at : run.start], b"%s%06d" % (prefix.encode(), index))
+        at = run.end
+    pieces.append(raw[at:])
+    skeleton = b"".join(pieces)
+    if skeleton.count(prefix.encode()) != len(found):  # the prefix was in the message already
+        return None
+    guard = _HeaderGuard(MAX_PARTS * 8)
+    try:
+        msg: Message = BytesParser(policy=_policy(guard)).parsebytes(skeleton)
+    except Exception:  # the ordinary parse of the message names it
+        return None
+    restored = _restore(msg, prefix, found)
+    if restored is None:
+        return None
+    bodies.update(restored)
+    guard.budget = None
     return msg, guard.degraded
+
+
+def _restore(msg: Message, prefix: str, found: list[_Body]) -> dict[Message, _Body] | None:
+    """Put the blocks back in place of their tokens (payloads, preambles, epilogues); the parts whose
+    payload is one whole block, or ``None`` if not every token was found exactly once."""
+    used = [False] * len(found)
+    width = len(prefix) + 6
+
+    def restored(value: str) -> str:
+        pieces: list[str] = []
+        at = 0
+        while (hit := value.find(prefix, at)) >= 0:
+            digits = value[hit + len(prefix) : hit + width]
+            index = int(digits) if len(digits) == 6 and digits.isdigit() and digits.isascii() else len(found)
+            if index >= len(found) or used[index]:
+                raise ValueError("token out of place")
+            used[index] = True
+            run = found[index]
+            pieces += (value[at:hit], str(memoryview(run.data)[run.start : run.end], "ascii"))
+            at = hit + width
+        pieces.append(value[at:])
+        return "".join(pieces)
+
+    whole: dict[Message, _Body] = {}
+    stack = [msg]
+    try:
+        while stack:
+            part = stack.pop()
+            payload = getattr(part, "_payload", None)
+            if isinstance(payload, list):
+                stack.extend(child for child in payload if isinstance(child, Message))
+            elif isinstance(payload, str) and prefix in payload:
+                alone = payload.rstrip("\r\n")
+                if len(alone) == width and alone.startswith(prefix) and alone[len(prefix) :].isdigit():
+                    index = int(alone[len(prefix) :])
+                    if index < len(found):
+                        whole[part] = found[index]
+                part.set_payload(restored(payload))
+            for name in ("preamble", "epilogue"):
+                value = getattr(part, name, None)
+                if isinstance(value, str) and prefix in value:
+                    setattr(part, name, restored(value))
+    except ValueError:
+        return None
+    return whole if all(used) else None
+
+
+def _decoded(part: Message, bodies: dict[Message, _Body]) -> Any:
+    """``part.get_payload(decode=True)``; a base64 body located by a fast parse is decoded from the
+    bytes in one call instead when the stdlib would decode it without a defect. The stdlib joins the
+    lines and decodes strictly (RFC 4648 characters only, a multiple of four, ``=`` only as the last
+    one or two); ``binascii.a2b_base64`` skips line breaks, and any other character, so a body laid
+    out as whole lines (:func:`_base64_chars`) whose ``=`` are all at its end, and whose decoded size
+    is exactly what that many characters give, had nothing else in it and decodes the same."""
+    body = bodies.get(part)
+    if body is not None and str(part.get("content-transfer-encoding", "")).lower() == "base64":
+        data, start, end = body.data, body.start, body.end
+        chars = body.chars if body.chars is not None else _base64_chars(data, start, end)
+        pad = data.find(b"=", start, end)
+        pads = 0 if pad < 0 else len(data[pad:end].translate(None, b"\r\n"))
+        if chars and chars % 4 == 0 and pads <= 2 and (pad < 0 or data[pad:end].strip(b"\r\n=") == b""):
+            try:
+                out = binascii.a2b_base64(memoryview(data)[start:end])
+            except binascii.Error:
+                out = None
+            if out is not None and len(out) == chars // 4 * 3 - pads:
+                return out
+    return part.get_payload(decode=True)
+
+
+def _base64_chars(data: bytes, start: int, end: int) -> int | None:
+    """How many characters ``data[start:end]`` has besides its line breaks, if it is laid out as
+    base64 is sent: lines of one length, each ended by the same CRLF or LF, the last one no longer,
+    then possibly empty lines. The line breaks are checked one per line (strided slices), the
+    characters between them are not: :func:`_decoded` tells by the decoded size."""
+    nl = data.find(b"\n", start, min(end, start + 1002))
+    stop = end
+    while stop > start and data[stop - 1] in b"\r\n" and end - stop < 64:
+        stop -= 1
+    if nl < 0 or nl >= stop:  # one line
+        return stop - start if b"\r" not in data[start:stop] else None
+    crlf = data[nl - 1] == 0x0D
+    length = nl - start - crlf
+    width = length + 1 + crlf
+    size = stop - start
+    breaks = (size - 1) // width
+    if length < 4 or not 1 <= size - breaks * width <= length:
+        return None
+    last = start + breaks * width
+    if data[start + length : last : width] != (b"\r" if crlf else b"\n") * breaks:
+        return None
+    if crlf and data[start + length + 1 : last : width] != b"\n" * breaks:
+        return None
+    return size - breaks * (1 + crlf)
 
 
 def scan_message(raw: bytes, *, limits: ScanLimits = _DEFAULT_LIMITS) -> MessageReport:
@@ -844,13 +1304,14 @@ def scan_message(raw: bytes, *, limits: ScanLimits = _DEFAULT_LIMITS) -> Message
     problems: list[str] = []
     state = _State(limits=limits, budget=ScanBudget.for_limits(limits), problems=problems,
                    pixels_left=MAX_MESSAGE_PIXELS)
-    msg, state.degraded = _parse(raw, problems)
+    msg, state.degraded = _parse(raw, problems, state.bodies)
     if msg is None:
         return MessageReport(None, None, (), None, None,
                              (AttachmentFinding("(message)", "mime", False, "unscannable", "message does not parse",
                                                 len(raw)),), (), False, None, tuple(problems))
-    message_id, sender, subject, date = _header_fields(msg, problems)
-    recipients = _addresses(msg, ("to", "cc", "bcc"), problems)
+    fields = _fields(msg)
+    message_id, sender, subject, date = _header_fields(msg, fields, problems)
+    recipients = _addresses(fields, ("to", "cc", "bcc"), problems)
     leaves = _flatten(msg, state)
     names = tuple(leaf.filename for leaf in leaves if leaf.filename)
     for leaf in leaves:

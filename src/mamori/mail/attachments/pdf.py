@@ -21,9 +21,11 @@ with the external ``jbig2dec`` binary disabled.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
+import threading
 from typing import Any
 
 from mamori.mail.attachments.base import Member, Report, clean_name
@@ -35,6 +37,13 @@ _ENCRYPT_REF = re.compile(rb"/Encrypt\s*(?:\d+\s+\d+\s+R|<<)")
 _ESCAPED_NAME = re.compile(rb"/[A-Za-z0-9#]*#[0-9A-Fa-f]{2}[A-Za-z0-9#]*")
 _HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+_LOCKED_MEMORY = 256
+_LOCKED: dict[tuple[bytes, int], tuple[str, dict[str, Any]]] = {}
+"""The verdict on PDFs that a user password locks, by (BLAKE2b-128 of the file, decompression cap):
+trying the empty password costs two AES-256 (R6) key derivations of 64+ rounds each, and the same
+locked file is often mailed again and again (one message per recipient, resends). Only this verdict,
+which reads nothing from the message budget and yields no members, is remembered."""
+_LOCKED_LOCK = threading.Lock()
 
 
 def _escaped_names(data: bytes) -> set[bytes]:
@@ -52,16 +61,27 @@ def read(data: bytes, ctx: ScanContext, name: str = "") -> Report:
         raise Malformed("no %%EOF marker (truncated)")
     if not has_encrypt and not has_embedded:
         return Report("pdf", False, "clean", "pdf: no /Encrypt in the trailer (ISO 32000-1 §7.6.1)")
+    cap = max(0, min(ctx.limits.max_member_bytes, ctx.budget.remaining))
+    key = (hashlib.blake2b(data, digest_size=16).digest(), cap)
+    with _LOCKED_LOCK:
+        known = _LOCKED.get(key)
+    if known is not None:
+        return Report("pdf", True, "encrypted", known[0], dict(known[1]))
     import pypdf  # imported lazily: most attachments never need it
 
-    cap = max(0, min(ctx.limits.max_member_bytes, ctx.budget.remaining))
     try:
         with pypdf.apply_configuration(zlib_maximum_output_length=cap, lzw_maximum_output_length=cap,
                                        run_length_maximum_output_length=cap, jbig2_maximum_output_length=cap,
                                        brotli_maximum_output_length=cap, maximum_declared_stream_length=cap,
                                        array_based_stream_maximum_output_length=cap,
                                        stream_decoding_work_maximum_length=max(cap, 1), jbig2dec_binary=None):
-            return _with_pypdf(pypdf, data, ctx, has_encrypt, has_embedded, cap)
+            report = _with_pypdf(pypdf, data, ctx, has_encrypt, has_embedded, cap)
+        if report.verdict == "encrypted" and report.members == ():
+            with _LOCKED_LOCK:
+                _LOCKED[key] = (report.method, dict(report.detail))
+                while len(_LOCKED) > _LOCKED_MEMORY:
+                    _LOCKED.pop(next(iter(_LOCKED)))
+        return report
     except (LimitExceeded, Malformed):
         raise
     except Exception as exc:
@@ -85,7 +105,7 @@ def _with_pypdf(pypdf: Any, data: bytes, ctx: ScanContext, has_encrypt: bool, ha
         if handler != "/Standard":
             return Report("pdf", True, "encrypted", f"pdf: /Encrypt with the {handler} security handler "
                           "(public-key or third-party: only the recipient's key opens it)", detail)
-        if reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+        if not _opens_with_empty_password(pypdf, reader):
             return Report("pdf", True, "encrypted", "pdf: /Encrypt with a user password (the empty password does not "
                           "open it)", detail)
         detail["permissions_only"] = True
@@ -103,6 +123,17 @@ def _with_pypdf(pypdf: Any, data: bytes, ctx: ScanContext, has_encrypt: bool, ha
             members.append(Member(fname, len(blob), None, content=_blob(ctx, blob, f"pdf embedded file {fname}")))
         detail["embedded_files"] = len(members)
     return Report("pdf", False, "clean", method, detail, members)
+
+
+def _opens_with_empty_password(pypdf: Any, reader: Any) -> bool:
+    """Whether the empty user (or owner) password opens the document. ``PdfReader`` tried it already
+    when it read the file (a reader made without a password tries ``b""``, and its security handler
+    keeps the answer), so ask the handler rather than derive the keys again: for R6 that is two more
+    hashes of 64+ rounds of AES and SHA-2 each. ``reader.decrypt("")`` if the handler cannot say."""
+    is_decrypted = getattr(getattr(reader, "_encryption", None), "is_decrypted", None)
+    if callable(is_decrypted):
+        return bool(is_decrypted())
+    return bool(reader.decrypt("") != pypdf.PasswordType.NOT_DECRYPTED)
 
 
 def _blob(ctx: ScanContext, blob: bytes, what: str) -> StreamContent:
