@@ -1,11 +1,11 @@
-.PHONY: run test check bench bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc
+.PHONY: run test check bench bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc bench-timeline
 run:
 	scripts/run
 test:
 	scripts/test
 check:
 	scripts/check
-bench: bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc
+bench: bench-engine bench-http bench-auth bench-stuffing bench-mail bench-pqc bench-timeline
 bench-engine:
 	scripts/setup runtime && .venv/bin/mamori bench engine
 bench-http:
@@ -18,3 +18,5 @@ bench-mail:
 	scripts/system-deps && scripts/setup runtime && .venv/bin/mamori bench mail
 bench-pqc:
 	scripts/system-deps && scripts/setup runtime && .venv/bin/mamori bench pqc --install-peers
+bench-timeline:
+	scripts/setup runtime && .venv/bin/mamori bench timeline

@@ -31,12 +31,14 @@ from mamori.api.auth import KeyRing, Principal
 from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
 from mamori.api.cases_routes import register_cases
+from mamori.api.investigate_routes import register_investigate
 from mamori.api.oidc_routes import oidc_router
 from mamori.api.pqc_routes import pqc_router
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
 from mamori.cases import CasesService, refresh_periodically
 from mamori.events.models import Event, IpAddress
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
+from mamori.investigate import ensure_schema
 from mamori.kit.errors import InvalidEvent, InvalidRequest, MamoriError, NotFound
 from mamori.kit.runtime import tune_gc
 from mamori.kit.settings import Settings, ensure_private_dir
@@ -159,6 +161,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         state["keys"] = KeyRing(svc.store)
         state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc, oidc)
         state["pqc"] = await asyncio.to_thread(PqcRegister, svc.store.engine)
+        await asyncio.to_thread(ensure_schema, svc.store.engine)
         state["cases"] = await asyncio.to_thread(
             CasesService, svc.store, settings.data_dir, firm_name_ja=settings.firm_name_ja,
             firm_name_en=settings.firm_name_en, support_phone=settings.support_phone)
@@ -246,6 +249,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
     register_auth_admin(app, lambda: state["auth"], principal)
     register_cases(app, lambda: state["cases"], principal)
+    register_investigate(app, lambda: svc().store, principal, get_geo=lambda: svc().engine.geo)
     current_login = register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
     app.include_router(oidc_router(oidc, current_login))
     app.include_router(pqc_router(lambda: state["pqc"], principal))

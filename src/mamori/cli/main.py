@@ -491,6 +491,17 @@ def bench_pqc(probes: int, code_files: int, components: int, install_peers: bool
                f"cbom_components_per_s={r['cbom_components_per_s']:.0f}")
 
 
+@bench.command("timeline")
+@click.option("--events", "n_events", type=int, default=1_000_000, show_default=True)
+@click.option("--hot-events", "hot_events", type=int, default=10_000, show_default=True)
+def bench_timeline(n_events: int, hot_events: int) -> None:
+    """The investigation view and the monthly figures on a store of a million decided events."""
+    from mamori.bench.timeline_bench import report, run
+
+    for line in report(run(n_events, hot_events)):
+        click.echo(line)
+
+
 def _register_plugins() -> None:
     from mamori.cli.mail_group import register as register_mail
     from mamori.cli.pqc_group import register as register_pqc

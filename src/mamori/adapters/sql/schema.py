@@ -62,7 +62,7 @@ alerts = Table(
     Column("score", Integer, nullable=False),
     Column("rules", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False, default="open"),
+    Column("status", String(32), nullable=False, default="open"),  # e.g. "reported_takeover" (17 characters)
 )
 Index("ix_alerts_status_time", alerts.c.status, alerts.c.created_at_us)
 Index("ix_alerts_account", alerts.c.account_id)
