@@ -17,11 +17,5 @@ def pqc() -> None:
 
 def register(main: click.Group) -> None:
     for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # that part is not built yet
-        module.register(pqc)
+        importlib.import_module(name).register(pqc)
     main.add_command(pqc)
