@@ -578,3 +578,15 @@ def test_gantt_uses_the_given_font_for_japanese_labels(tmp_path: Path) -> None:
                  CUSTOMER_TLS_X25519)
     info = render_gantt(plan_roadmap([risk], today=TODAY, scenario=MEDIAN), tmp_path / "g.png", font_path=font)
     assert info.japanese and info.rows == 1 and info.path.stat().st_size > 1000
+
+
+def test_a_configuration_line_that_disables_an_algorithm_is_not_a_use_on_every_path() -> None:
+    """`!RC4` or `jdk.tls.disabledAlgorithms=RC4` must not count as RC4 in use, whether the finding is
+    classified through the module function or a Policy (as the assessment and the report do)."""
+    from mamori.pqc.model import CryptoFinding
+    from mamori.pqc.policy_data import classify, default_policy
+
+    off = CryptoFinding("config", "nginx.conf:3", "cipher", "RC4", "", "ssl_ciphers", detail={"effect": "disable"})
+    on = CryptoFinding("config", "nginx.conf:3", "cipher", "RC4", "", "ssl_ciphers", detail={"effect": "enable"})
+    assert classify(off).status == default_policy().classify(off).status == "not-applicable"
+    assert default_policy().classify(on).status == "disallowed"

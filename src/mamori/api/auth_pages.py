@@ -309,10 +309,9 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
 
 
 async def _revoke_oidc(auth: AuthService, session_ids: list[str]) -> None:
-    provider = getattr(auth, "oidc", None)
-    if provider is not None:
+    if auth.oidc is not None:
         for session_id in session_ids:
-            provider.revoke_session(session_id)
+            auth.oidc.revoke_session(session_id)
 
 
 def _page_headers(response: Response) -> None:

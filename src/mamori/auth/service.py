@@ -22,7 +22,6 @@ all of them before costing the firm an Argon2id hash):
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 import secrets
@@ -37,13 +36,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mamori.adapters.sql.store import now_us
 from mamori.auth import totp
 from mamori.auth.ephemeral import Ephemeral
 from mamori.auth.oidc import LoginContext, OidcProvider
 from mamori.auth.passkeys import RelyingParty, new_challenge, new_user_handle
 from mamori.auth.passwords import PasswordHasher, check_password
 from mamori.auth.policy import AuthPolicy
-from mamori.auth.sessions import ClientInfo, SessionManager, now_us
+from mamori.auth.sessions import ClientInfo, SessionManager
 from mamori.auth.stepup import StepUp, StepUps
 from mamori.auth.store import AuthStore, Customer, Passkey, SessionRow
 from mamori.auth.throttle import SourceThrottle
@@ -79,7 +79,6 @@ class LoginFlow:
     done: list[str] = field(default_factory=list)
     next: str = ""
     challenge: bytes | None = None
-    redirect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +223,7 @@ class AuthService:
         if entry is None or entry[0] != "login":
             raise WebAuthnRejected("the sign-in request expired; reload the page and try again")
         customer, key = await self._passkey_owner(credential)
-        return await self._finish_passkey(customer, key, credential, entry[1], client, redirect=None)
+        return await self._finish_passkey(customer, key, credential, entry[1], client)
 
     async def _passkey_owner(self, credential: Any) -> tuple[Customer, Passkey]:
         if not isinstance(credential, dict):
@@ -252,7 +251,7 @@ class AuthService:
             raise WebAuthnRejected("the passkey was used concurrently; try again")
 
     async def _finish_passkey(self, customer: Customer, key: Passkey, credential: Any, challenge: bytes,
-                              client: ClientInfo, redirect: str | None) -> LoginStep:
+                              client: ClientInfo) -> LoginStep:
         await self._verify_passkey(customer, key, credential, challenge, client)
         verdict = await self._login_event(customer.account_id, client, "passkey", True)
         self.throttle.record(client.ip or "0.0.0.0", account=customer.account_id, success=True)  # noqa: S104
@@ -373,7 +372,7 @@ class AuthService:
         customer, key = await self._passkey_owner(credential)
         if customer.account_id != flow.account_id or flow.challenge is None:
             raise WebAuthnRejected("this passkey belongs to another account")
-        return await self._finish_passkey(customer, key, credential, flow.challenge, client, redirect=None)
+        return await self._finish_passkey(customer, key, credential, flow.challenge, client)
 
     # -- sessions --------------------------------------------------------------------------------
     def resolve(self, token: str | None) -> SessionRow | None:
@@ -562,7 +561,3 @@ def _iso(us: int | None) -> str | None:
     if us is None:
         return None
     return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def encode_b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")

@@ -9,10 +9,10 @@ idle timeout is minutes long; writing it on every request would put a commit on 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mamori.adapters.sql.store import now_us
 from mamori.auth.store import AuthStore, SessionRow
 
 TOUCH_EVERY_US = 60_000_000
@@ -24,10 +24,6 @@ class ClientInfo:
     ip: str | None
     user_agent: str | None
     device_id: str | None
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class SessionManager:

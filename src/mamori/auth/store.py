@@ -19,7 +19,6 @@ Times are integer microseconds since the epoch (UTC), as elsewhere in mamori.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,11 +334,6 @@ class AuthStore:
                 conn.execute(update(sessions).where(sessions.c.session_id.in_(ids))
                              .values(revoked_at_us=now_us, revoked_reason=reason))
         return ids
-
-    def iter_sessions(self) -> Iterator[SessionRow]:
-        with self.engine.connect() as conn:
-            for row in conn.execute(select(sessions)):
-                yield _session(row)
 
     # -- recovery codes --------------------------------------------------------------------------
     def add_recovery_code(self, *, code: str, account_id: str, operator_id: str, now_us: int,

@@ -8,12 +8,12 @@ import hashlib
 import json
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from mamori.adapters.sql.store import now_us
 from mamori.kit.settings import Settings
 
 
@@ -108,7 +108,7 @@ def register(group: click.Group) -> None:
     @DATA_DIR
     def q_delete(held_id: str, policy_path: Path, operator: str, data_dir: Path | None) -> None:
         _, store, _ = _open(data_dir, policy_path)
-        store.decide(held_id, status="deleted", by=operator, at_us=time.time_ns() // 1000)
+        store.decide(held_id, status="deleted", by=operator, at_us=now_us())
         click.echo(f"ok: {held_id} deleted")
 
     @group.command("record")

@@ -15,13 +15,13 @@ import datetime as dt
 import hashlib
 import logging
 import smtplib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from mamori.adapters.sql.store import now_us
 from mamori.mail.model import MessageReport
 from mamori.mail.policy import STRICTNESS, Action, MailPolicy, RecipientClass, domain_of
 from mamori.mail.store import MailStore
@@ -108,7 +108,7 @@ class PolicyHandler:
         now = dt.datetime.now(dt.UTC)
         followup = bool(self.tracker is not None and self.tracker.observe(report, at=now))
         verdict = decide(report, recipients, self.policy, self.is_customer, followup)
-        at_us = time.time_ns() // 1000
+        at_us = now_us()
         digest = hashlib.sha256(raw).hexdigest()
         reference = digest[:12]
         try:
@@ -135,7 +135,7 @@ class PolicyHandler:
         """Deliver a quarantined message exactly as it was received, then mark it released."""
         item, raw = self.store.get(held_id)
         self._relay(item.sender, list(item.recipients), raw)
-        self.store.decide(held_id, status="released", by=by, at_us=time.time_ns() // 1000)
+        self.store.decide(held_id, status="released", by=by, at_us=now_us())
 
     def _rows(self, sender: str, verdict: Verdict, now: dt.datetime, at_us: int, digest: str) -> list[dict[str, Any]]:
         month = now.astimezone(JST).strftime("%Y-%m")

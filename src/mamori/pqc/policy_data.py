@@ -75,6 +75,12 @@ _USE_OF: Final[Mapping[str, Use]] = {
     "protocol": "protocol", "key": "key", "unknown": "unknown"}
 
 
+NOT_IN_USE_EFFECTS: Final = frozenset({"disable", "remove"})
+"""Configuration findings whose ``detail["effect"]`` says the algorithm is switched *off* (``!RC4`` in a
+cipher string, ``jdk.tls.disabledAlgorithms=RC4``, ``-diffie-hellman-group1-sha1``): evidence of good
+hygiene, not a use to migrate."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """One cited document."""
@@ -245,6 +251,8 @@ class Policy:
             hit = self._classify(finding.primitive, finding.algorithm, finding.parameter, signing, sig_hash)
             if len(self._cache) < 100_000:
                 self._cache[key] = hit
+        if finding.detail.get("effect") in NOT_IN_USE_EFFECTS:
+            return _disabled(hit)
         return hit
 
     def _classify(self, primitive: Primitive, algorithm: str, parameter: str, signing: bool,
@@ -627,22 +635,9 @@ def default_policy() -> Policy:
     return load_policy()
 
 
-NOT_IN_USE_EFFECTS: Final = frozenset({"disable", "remove"})
-"""Configuration findings whose ``detail["effect"]`` says the algorithm is switched *off* (``!RC4`` in a
-cipher string, ``jdk.tls.disabledAlgorithms=RC4``, ``-diffie-hellman-group1-sha1``): evidence of good
-hygiene, not a use to migrate."""
-
-
 def classify(finding: CryptoFinding, policy: Policy | None = None) -> Classification:
-    """Classify one finding (the shipped policy unless another is given). A configuration line that
-    disables an algorithm is ``not-applicable``: it is not a use."""
-    result = (policy or default_policy()).classify(finding)
-    if finding.detail.get("effect") in NOT_IN_USE_EFFECTS:
-        return dataclasses.replace(
-            result, status="not-applicable", quantum_vulnerable=False, deprecated_after=None, disallowed_after=None,
-            note_en=f"disabled by this configuration line ({result.name} is not in use here)",
-            note_ja=f"この設定行で無効化されています（{result.name} はここでは使用されていません）")
-    return result
+    """Classify one finding (the shipped policy unless another is given)."""
+    return (policy or default_policy()).classify(finding)
 
 
 # -- the deadline table (golden-tested) --------------------------------------------------------------
@@ -684,3 +679,11 @@ def deadline_table(policy: Policy | None = None) -> list[dict[str, Any]]:
                      "deprecated_after": c.deprecated_after, "disallowed_after": c.disallowed_after,
                      "rule": c.rule_id})
     return rows
+
+
+def _disabled(result: Classification) -> Classification:
+    """A configuration line that switches an algorithm off is not a use of it."""
+    return dataclasses.replace(
+        result, status="not-applicable", quantum_vulnerable=False, deprecated_after=None, disallowed_after=None,
+        note_en=f"disabled by this configuration line ({result.name} is not in use here)",
+        note_ja=f"この設定行で無効化されています（{result.name} はここでは使用されていません）")

@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal, cast, get_args
@@ -53,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from mamori.adapters.sql.store import now_us
 from mamori.kit.errors import NotFound, StorageUnavailable
 from mamori.pqc.model import CryptoFinding, Primitive, ScanResult, Source
 
@@ -152,8 +152,6 @@ Index("ix_pqc_observations_finding", pqc_observations.c.finding_id, pqc_observat
 _BATCH: Final = 500
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 # -- assets -----------------------------------------------------------------------------------------
@@ -492,7 +490,7 @@ class PqcRegister:
                 "business_function": a.business_function, "data_held": a.data_held, "data_class": a.data_class,
                 "confidentiality_years": a.confidentiality_years, "exposure": a.exposure,
                 "asset_type": a.asset_type, "next_renewal": a.next_renewal, "vendor": a.vendor,
-                "migration_years": a.migration_years, "notes": a.notes, "updated_at_us": _now_us()}
+                "migration_years": a.migration_years, "notes": a.notes, "updated_at_us": now_us()}
 
     def count_assets(self) -> int:
         with self.engine.connect() as conn:
@@ -568,7 +566,7 @@ class PqcRegister:
         try:
             with self.engine.begin() as conn:
                 inserted = conn.execute(insert(pqc_scans).values(
-                    source=result.source, target=result.target, started_at=started, recorded_at_us=_now_us(),
+                    source=result.source, target=result.target, started_at=started, recorded_at_us=now_us(),
                     duration_s=float(result.duration_s), connections=int(result.connections),
                     findings=len(unique), new_findings=0, problems=orjson.dumps(list(result.problems)).decode()))
                 scan_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]

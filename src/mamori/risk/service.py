@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from mamori.adapters.sql.writer import GroupCommitWriter
 from mamori.events.models import EventBase
 from mamori.events.parse import parse_event
 from mamori.kit.errors import MamoriError, RuleCompileError, StorageUnavailable
+from mamori.kit.files import write_atomically
 from mamori.kit.settings import Settings
 from mamori.risk.engine import Decision, Engine
 from mamori.risk.rules.loader import builtin_rules_path, load_ruleset
@@ -204,7 +204,7 @@ class RiskService:
             body = self.engine.snapshot()
         header = orjson.dumps({"seq": seq, "sha256": hashlib.sha256(body).hexdigest(),
                                "ruleset": self.engine.ruleset.identity, "created_at": time.time()})
-        await asyncio.to_thread(_write_atomically, path, SNAPSHOT_MAGIC + header + b"\n" + body)
+        await asyncio.to_thread(write_atomically, path, SNAPSHOT_MAGIC + header + b"\n" + body)
         log.info("engine snapshot written: %s (events up to #%d, %d bytes)", path, seq, len(body))
         return seq
 
@@ -401,20 +401,6 @@ def _unreadable_file(exc: OSError | UnicodeDecodeError, paths: list[Path]) -> st
             except (OSError, UnicodeDecodeError):
                 return f.name
     return str(paths[0])
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def open_geo(settings: Settings) -> GeoProvider:
