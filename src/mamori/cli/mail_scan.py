@@ -25,12 +25,15 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
-from mamori.mail.message import PpapMatch, PpapTracker, iter_messages, scan_message
 from mamori.mail.model import MessageReport
+
+if TYPE_CHECKING:  # the scanner (zxing, Pillow, pypdf) is imported when a scan runs, not with every command
+    from mamori.mail.message import PpapMatch
 
 __all__ = ["register", "scan"]
 
@@ -61,6 +64,8 @@ def scan(path: Path, window_minutes: int) -> None:
     Prints one JSON object per message; exit status 0 = nothing found, 1 = something found (or a
     file could not be read), 2 = usage error.
     """
+    from mamori.mail.message import PpapTracker, iter_messages, scan_message
+
     unreadable: list[str] = []
 
     def on_error(source: str, reason: str) -> None:
