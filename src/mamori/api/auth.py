@@ -15,22 +15,11 @@ from dataclasses import dataclass
 
 from mamori.adapters.sql.store import ApiKey, SqlStore
 from mamori.kit.errors import Forbidden, Unauthenticated
+from mamori.kit.scopes import SCOPES
+
+__all__ = ["SCOPES", "KeyRing", "Principal"]
 
 _KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
-
-SCOPES = {
-    "events:write": "send events and ask for decisions",
-    "decisions:read": "read decisions and alerts",
-    "rules:admin": "reload and inspect rule sets",
-    "accounts:admin": "operator actions on customer accounts (unlock after re-identification, customer "
-                      "authentication set-up, recovery)",
-    "auth:stepup": "the trading site's back end: create operation-bound step-ups and consume approved ones",
-    "pqc:admin": "the IT-risk team: the post-quantum cryptography inventory, assessment and roadmap",
-    "cases:read": "read fraud cases, their alerts, victim contacts and letters (every read is audited)",
-    "cases:write": "work fraud cases: state, assignment, comments, attachments, victim contacts, compensation",
-    "reports:read": "management and FSA-format figures by month, live counters",
-    "admin": "everything, including API key management",
-}
 
 
 @dataclass(frozen=True, slots=True)

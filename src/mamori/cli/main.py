@@ -13,6 +13,7 @@ import orjson
 
 from mamori import __version__
 from mamori.kit.errors import MamoriError
+from mamori.kit.scopes import SCOPES
 from mamori.kit.settings import Settings
 
 
@@ -269,8 +270,7 @@ def _store(data_dir: Path | None, database_url: str | None) -> Any:
 @keys.command("create")
 @click.option("--name", required=True, help="Who uses the key, e.g. 'order-system'.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              type=click.Choice(["events:write", "decisions:read", "rules:admin", "accounts:admin", "auth:stepup",
-                                 "pqc:admin", "cases:read", "cases:write", "reports:read", "admin"]))
+              type=click.Choice(sorted(SCOPES)))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--database-url", default=None)
 def keys_create(name: str, scopes: tuple[str, ...], data_dir: Path | None, database_url: str | None) -> None:

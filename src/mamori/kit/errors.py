@@ -144,6 +144,36 @@ class CsrfRejected(MamoriError):
     http_status = 403
 
 
+class FourEyesRequired(MamoriError):
+    """An action that moves money or changes controls needs a second person: the approver must be a
+    different operator (or API key) from the one who proposed it, with the approving permission."""
+
+    code = "mamori.actions.four_eyes"
+    http_status = 403
+
+
+class UnknownChain(MamoriError):
+    """A crypto address, transaction or list entry names a chain mamori does not know."""
+
+    code = "mamori.aml.unknown_chain"
+    http_status = 422
+
+
+class InvalidAddress(MamoriError):
+    """A crypto address is malformed for its chain (wrong alphabet, length or checksum)."""
+
+    code = "mamori.aml.invalid_address"
+    http_status = 422
+
+
+class ReportLocked(MamoriError):
+    """A suspicious transaction report draft was locked by a compliance officer and cannot change;
+    start a new version instead."""
+
+    code = "mamori.str.locked"
+    http_status = 409
+
+
 ALL_ERRORS: tuple[type[MamoriError], ...] = (
     MamoriError,
     InvalidEvent,
@@ -163,4 +193,8 @@ ALL_ERRORS: tuple[type[MamoriError], ...] = (
     WebAuthnRejected,
     StepUpRejected,
     CsrfRejected,
+    FourEyesRequired,
+    UnknownChain,
+    InvalidAddress,
+    ReportLocked,
 )
