@@ -503,6 +503,7 @@ def bench_timeline(n_events: int, hot_events: int) -> None:
 
 
 def _register_plugins() -> None:
+    from mamori.cli.aml_group import register as register_aml
     from mamori.cli.mail_group import register as register_mail
     from mamori.cli.pqc_group import register as register_pqc
     from mamori.cli.sim_commands import register as register_simulation
@@ -510,6 +511,7 @@ def _register_plugins() -> None:
     register_simulation(main)
     register_mail(main)
     register_pqc(main)
+    register_aml(main)
 
 
 _register_plugins()
