@@ -115,6 +115,8 @@ def spec_of(name: str, info: FieldInfo) -> Spec:
         return Spec(name, "timestamp", required, nullable)
     if core is str and m._canonical_ip in validators:
         return Spec(name, "ip", required, **limits)
+    if core is str and m._block_value in validators:
+        return Spec(name, "block_value", required, **limits)
     if core is str:
         return Spec(name, "text", required, **limits)
     raise AssertionError(f"the contract test does not know the type of {name}: {core!r}")
@@ -752,6 +754,8 @@ def value_strategy(spec: Spec) -> st.SearchStrategy[Any]:
         return _text(spec)
     if spec.kind == "ip":
         return st.ip_addresses().map(str)
+    if spec.kind == "block_value":  # an IPv4 address is both a network (/32) and a symbol: valid for any target
+        return st.ip_addresses(v=4).map(str)
     if spec.kind == "decimal":
         return _decimal(spec)
     if spec.kind == "timestamp":
@@ -910,12 +914,12 @@ def schema() -> dict[str, Any]:
 
 def test_given_the_json_schema_then_it_is_2020_12_with_a_discriminated_one_of(schema: dict[str, Any]) -> None:
     """Given event_json_schema(), then it declares 2020-12, is plain JSON, and its oneOf and the
-    discriminator on type cover exactly the 14 event types."""
+    discriminator on type cover exactly the 15 event types."""
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].startswith("https://")
     assert json.loads(json.dumps(schema)) == schema
     refs = [branch["$ref"] for branch in schema["oneOf"]]
-    assert len(refs) == len(TYPES) == 14
+    assert len(refs) == len(TYPES) == 15
     assert schema["discriminator"]["propertyName"] == "type"
     mapping = schema["discriminator"]["mapping"]
     assert set(mapping) == set(TYPES)

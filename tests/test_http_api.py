@@ -90,6 +90,8 @@ def event(kind: str, *, account: str | None = None, at: datetime | None = None, 
         "account_unlock": {"operator_id": "op-1", "reason": "false_positive"},
         "account_profile": {"segment": "retail", "daily_buy_limit_jpy": "1000000"},
         "account_freeze": {"reason": "operator", "operator_id": "op-1"},
+        "firm_block": {"target": "network", "value": "203.0.113.0/24", "operation": "block",
+                       "operator_id": "op-1", "reason": "stuffing source"},
     }
     return {**base, **defaults[kind], **fields}
 

@@ -381,6 +381,21 @@ def test_contacts_key_file(tmp_path: Path) -> None:
         load_or_create_key(path)
 
 
+def test_the_server_reads_the_contacts_key_from_the_environment(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAMORI_CONTACTS_KEY is base64 of 32 bytes: the server decodes it (it once passed the text itself)."""
+    from mamori.adapters.sql.store import SqlStore
+    from mamori.kit.settings import Settings
+    from mamori.notify.service import contacts_for
+
+    monkeypatch.setenv("MAMORI_CONTACTS_KEY", base64.urlsafe_b64encode(bytes(range(32))).decode())
+    store = SqlStore(f"sqlite:///{tmp_path / 'm.db'}")
+    contacts = contacts_for(Settings(data_dir=tmp_path), store)
+    contacts.set("C-1", email="taro@example.jp", language="ja", webhook_ref=None)
+    assert ContactDirectory(store.engine, key=bytes(range(32))).get("C-1") is not None
+    assert not (tmp_path / "contacts.key").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # End to end over SMTP on loopback
 

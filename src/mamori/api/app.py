@@ -27,6 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from mamori import __version__
+from mamori.aml.reporting.setup import build_str_service
+from mamori.api.actions_routes import register_actions
+from mamori.api.aml_effectiveness_routes import effectiveness_service_for, register_aml_effectiveness
+from mamori.api.aml_routes import register_aml
+from mamori.api.aml_trace_routes import register_aml_traces, trace_service_for
 from mamori.api.auth import KeyRing, Principal
 from mamori.api.auth_admin import register_auth_admin
 from mamori.api.auth_pages import register_auth_pages
@@ -34,8 +39,15 @@ from mamori.api.cases_routes import register_cases
 from mamori.api.investigate_routes import register_investigate
 from mamori.api.oidc_routes import oidc_router
 from mamori.api.pqc_routes import pqc_router
+from mamori.api.rules_routes import register_rules
+from mamori.api.str_routes import register_str
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
 from mamori.cases import CasesService, refresh_periodically
+from mamori.console.actions_pages import register_actions_pages
+from mamori.console.pages import ConsolePorts, register_console
+from mamori.console.rules_pages import register_rules_pages
+from mamori.console.security import ConsoleGate
+from mamori.console.setup import build_console, console_origin_of
 from mamori.events.models import Event, IpAddress
 from mamori.events.parse import event_json_schema, parse_batch, parse_event
 from mamori.investigate import ensure_schema
@@ -153,6 +165,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     """Build the app. Without ``service``, one is opened from ``settings`` at start-up."""
     state: dict[str, Any] = {}
     oidc = build_oidc_provider(settings)
+    console_gate = ConsoleGate(lambda: state["console"], origin=console_origin_of(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -162,10 +175,13 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         state["auth"] = await asyncio.to_thread(build_auth_service, settings, svc, oidc)
         state["pqc"] = await asyncio.to_thread(PqcRegister, svc.store.engine)
         await asyncio.to_thread(ensure_schema, svc.store.engine)
+        state["console"] = await asyncio.to_thread(build_console, settings, svc.store)
         state["cases"] = await asyncio.to_thread(
             CasesService, svc.store, settings.data_dir, firm_name_ja=settings.firm_name_ja,
             firm_name_en=settings.firm_name_en, support_phone=settings.support_phone)
         cases_loop = asyncio.create_task(refresh_periodically(state["cases"], 5.0))
+        state["str"] = await asyncio.to_thread(build_str_service, settings, svc.store,
+                                               active_rules=lambda: svc.engine.ruleset.rules)
         ensure_initial_key(settings, svc, state["keys"])
         tune_gc()
         poller = asyncio.create_task(_watch(svc, state["keys"], settings.rules_reload_interval_s))
@@ -223,9 +239,14 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         return state["service"]  # type: ignore[no-any-return]
 
     def principal(request: Request, scope: str) -> Principal:
+        """The one check point: an API key, or else a console operator's session cookie (with the
+        role's scopes; unsafe methods need the CSRF token and a same-origin request)."""
         keys: KeyRing = state["keys"]
         header = request.headers.get("authorization") or request.headers.get("x-api-key")
-        p = keys.authenticate(header)
+        if not header and "console" in state and console_gate.has_session_cookie(request):
+            p = console_gate.principal(request)
+        else:
+            p = keys.authenticate(header)
         p.require(scope)
         return p
 
@@ -249,10 +270,20 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
 
     register_auth_admin(app, lambda: state["auth"], principal)
     register_cases(app, lambda: state["cases"], principal)
+    register_str(app, lambda: state["str"], principal)
+    register_aml_effectiveness(app, effectiveness_service_for(svc, settings), principal)
+    register_aml(app, lambda: svc().screening, principal)
+    register_aml_traces(app, trace_service_for(svc, settings, lambda: state["cases"]), principal)
+    actions_service = register_actions(app, svc, principal, get_auth=lambda: state["auth"])
     register_investigate(app, lambda: svc().store, principal, get_geo=lambda: svc().engine.geo)
+    rules_admin = register_rules(app, svc, principal, settings)
     current_login = register_auth_pages(app, lambda: state["auth"], settings, trusted_proxies_of(settings))
     app.include_router(oidc_router(oidc, current_login))
     app.include_router(pqc_router(lambda: state["pqc"], principal))
+    register_console(app, console_gate, ConsolePorts(
+        cases=lambda: state["cases"], store=lambda: svc().store, geo=lambda: svc().engine.geo), principal)
+    register_rules_pages(app, app.state.console_shell, rules_admin)
+    register_actions_pages(app, app.state.console_shell, actions_service)
 
     @app.exception_handler(MamoriError)
     async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:
@@ -389,7 +420,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                              "operator_id": body.operator_id, "reason": body.reason,
                              **({"reference": body.reference} if body.reference else {})})
         outcome = await svc().decide(event)
-        await asyncio.to_thread(svc().store.audit, actor=f"api-key:{p.key_id}", action="account.unlock",
+        await asyncio.to_thread(svc().store.audit, actor=p.actor, action="account.unlock",
                                 target=account_id, details={"operator_id": body.operator_id, "reason": body.reason,
                                                             "reference": body.reference, "event_id": event.id})
         return _json({"account_id": account_id, "unlocked": True, "event_id": outcome.event_id})
@@ -423,13 +454,13 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
               summary="The customer reports a login or action that was not theirs: freeze the account at once")
     async def not_me(request: Request, account_id: str, body: NotMeRequest) -> Response:
         p = principal(request, "events:write")
-        return _json(await freeze(account_id, reason="customer_reported_not_me", actor=f"api-key:{p.key_id}",
+        return _json(await freeze(account_id, reason="customer_reported_not_me", actor=p.actor,
                                   operator_id=None, reference=body.reference))
 
     @app.post("/v1/accounts/{account_id}/freeze", tags=["accounts"], summary="An operator freezes an account")
     async def freeze_account(request: Request, account_id: str, body: FreezeRequest) -> Response:
         p = principal(request, "accounts:admin")
-        return _json(await freeze(account_id, reason=body.reason, actor=f"api-key:{p.key_id}",
+        return _json(await freeze(account_id, reason=body.reason, actor=p.actor,
                                   operator_id=body.operator_id, reference=body.reference))
 
     @app.put("/v1/accounts/{account_id}/contact", tags=["accounts"],
@@ -438,7 +469,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         p = principal(request, "accounts:admin")
         await asyncio.to_thread(state["contacts"].set, account_id, email=body.email, language=body.language,
                                 webhook_ref=body.webhook_ref)
-        await asyncio.to_thread(svc().store.audit, actor=f"api-key:{p.key_id}", action="contact.set",
+        await asyncio.to_thread(svc().store.audit, actor=p.actor, action="contact.set",
                                 target=account_id, details={"email_set": body.email is not None,
                                                             "language": body.language,
                                                             "webhook_ref_set": body.webhook_ref is not None})
@@ -463,7 +494,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     @app.post("/v1/rulesets/reload", tags=["rules"], summary="Reload rule files from disk now")
     async def reload_rules(request: Request) -> Response:
         p = principal(request, "rules:admin")
-        identity = await svc().reload(actor=f"api-key:{p.key_id}")
+        identity = await svc().reload(actor=p.actor)
         return _json({"changed": identity is not None, "active": svc().engine.ruleset.identity})
 
     @app.get("/v1/schema/events", tags=["events"], summary="JSON Schema of the event contract")

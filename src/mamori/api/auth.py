@@ -12,6 +12,7 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from mamori.adapters.sql.store import ApiKey, SqlStore
 from mamori.kit.errors import Forbidden, Unauthenticated
@@ -24,13 +25,27 @@ _KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who is calling: an API key (``kind="api-key"``, ``key_id`` its id) or a console operator signed
+    in with a passkey (``kind="operator"``, ``key_id`` the login id, ``scopes`` those of the role).
+
+    ``actor`` is the name written into audit records: ``api-key:<id>`` or ``operator:<login id>``.
+    """
+
     key_id: str
     name: str
     scopes: frozenset[str]
+    kind: Literal["api-key", "operator"] = "api-key"
+    role: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.key_id}"
 
     def require(self, scope: str) -> None:
+        # The catch-all ``admin`` scope exists for API keys only; no console role carries it.
         if scope not in self.scopes and "admin" not in self.scopes:
-            raise Forbidden(f"this API key lacks the {scope!r} scope", details={"required_scope": scope})
+            who = "this API key" if self.kind == "api-key" else f"the {self.role or 'operator'} role"
+            raise Forbidden(f"{who} lacks the {scope!r} scope", details={"required_scope": scope})
 
 
 class KeyRing:

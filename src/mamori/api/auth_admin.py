@@ -79,7 +79,7 @@ def _json(body: Any, status: int = 200) -> Response:
 def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
                         principal: Callable[[Request, str], Principal]) -> None:
     def actor(p: Principal) -> str:
-        return f"api-key:{p.key_id}"
+        return p.actor
 
     @app.post("/v1/auth/customers", tags=["authentication"], status_code=201,
               summary="Register a customer with the login service")

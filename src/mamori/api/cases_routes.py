@@ -162,7 +162,8 @@ def _letter(letter: Letter, case_id: int) -> dict[str, Any]:
 
 
 def _actor(p: Any) -> str:
-    return f"api-key:{getattr(p, 'key_id', p)}"
+    """The audit actor: ``api-key:<id>`` or ``operator:<login id>`` (:attr:`mamori.api.auth.Principal.actor`)."""
+    return str(p.actor)
 
 
 async def _bounded_json(request: Request, model: type[BaseModel], limit: int) -> Any:
@@ -190,7 +191,7 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
                    principal: Callable[[Request, str], Any]) -> None:
     """Add the ``/v1/cases`` routes. ``get_cases`` returns the application's :class:`CasesService`;
     ``principal(request, scope)`` authenticates the API key and checks the scope (returns the principal,
-    whose ``key_id`` names the actor ``api-key:<id>`` in the audit log)."""
+    whose ``actor`` - ``api-key:<id>`` or ``operator:<login id>`` - is named in the audit log)."""
     tags: list[str | Enum] = ["cases"]
 
     @app.get("/v1/cases", tags=tags, summary="Cases, red victim-contact SLA first")

@@ -18,8 +18,8 @@ Scope ``reports:read`` (management, compliance):
 
 Every view of an account's data and every monthly report appends an audit record
 (``account.timeline.view``, ``account.overview.view``, ``account.links.view``, ``report.monthly.view``;
-actor ``api-key:<id>``; target the account id or ``reports/monthly``; details hold counts and
-parameters, never customer data) before the answer is sent: no audit record, no data. The live
+actor ``api-key:<id>`` or ``operator:<login id>``; target the account id or ``reports/monthly``;
+details hold counts and parameters, never customer data) before the answer is sent: no audit record, no data. The live
 counters are aggregates polled by dashboards and are not audited. Bad parameters are answered 422
 with ``details.field`` naming the parameter. Database work runs in the thread pool.
 """
@@ -101,7 +101,7 @@ def register_investigate(app: FastAPI, get_store: Callable[[], SqlStore],
         return get_geo() if get_geo is not None else _builtin_geo()
 
     async def audit(p: Principal, action: str, target: str, details: dict[str, Any]) -> None:
-        await run_in_threadpool(get_store().audit, actor=f"api-key:{p.key_id}", action=action, target=target,
+        await run_in_threadpool(get_store().audit, actor=p.actor, action=action, target=target,
                                 details=details)
 
     @app.get("/v1/accounts/{account_id:path}/timeline", tags=["investigation"],

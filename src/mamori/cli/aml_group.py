@@ -7,7 +7,8 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("mamori.cli.aml_str", "mamori.cli.aml_effectiveness", "mamori.cli.aml_lists",
+                             "mamori.cli.aml_trace")
 
 
 @click.group()

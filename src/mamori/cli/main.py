@@ -502,9 +502,28 @@ def bench_timeline(n_events: int, hot_events: int) -> None:
         click.echo(line)
 
 
+@bench.command("aml")
+@click.option("--edges", type=click.IntRange(1_000, None), default=None,
+              help="Edges of the synthetic chain graph for the trace part (default 10 million).")
+@click.option("--traces", type=click.IntRange(1, None), default=None, help="Traces to time (default of the part).")
+@click.option("--screenings", type=click.IntRange(1, None), default=None, help="Screenings to time.")
+@click.option("--events", "n_events", type=click.IntRange(1_000, None), default=1_000_000, show_default=True,
+              help="Stored events for the scenario backtest.")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True)
+def bench_aml(edges: int | None, traces: int | None, screenings: int | None, n_events: int, workers: int) -> None:
+    """Crypto AML: address screenings/s, 5-hop trace p95, scenario backtest over stored events."""
+    from mamori.bench.aml_bench import report as aml_report
+    from mamori.bench.aml_bench import run as aml_run
+
+    for line in aml_report(aml_run(edges=edges, traces=traces, screenings=screenings, events=n_events,
+                                   workers=workers)):
+        click.echo(line)
+
+
 def _register_plugins() -> None:
     from mamori.cli.aml_group import register as register_aml
     from mamori.cli.mail_group import register as register_mail
+    from mamori.cli.operators import register as register_operators
     from mamori.cli.pqc_group import register as register_pqc
     from mamori.cli.sim_commands import register as register_simulation
 
@@ -512,6 +531,7 @@ def _register_plugins() -> None:
     register_mail(main)
     register_pqc(main)
     register_aml(main)
+    register_operators(main)
 
 
 _register_plugins()

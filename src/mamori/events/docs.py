@@ -41,6 +41,7 @@ JAPANESE_NAMES: dict[str, str] = {
     "account_unlock": "ロック解除（本人再確認後）",
     "account_profile": "顧客区分・取引上限の設定",
     "account_freeze": "口座の凍結",
+    "firm_block": "全社的な遮断（ネットワーク・銘柄）",
 }
 """The Japanese name of each event type, shown in parentheses in the section headings."""
 
@@ -101,6 +102,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                  daily_buy_limit_jpy="5000000", daily_sell_limit_jpy="10000000"),
     "account_freeze": _envelope(14, type="account_freeze", reason="customer_reported_not_me", operator_id="op-suzuki",
                                 reference="evt-20240401-000001"),
+    "firm_block": {**_envelope(15, type="firm_block", target="network", value="198.51.100.0/24", operation="block",
+                               operator_id="op-sato", reason="credential stuffing source (case 412)",
+                               expires_at="2024-04-08T09:00:00+09:00", reference="action-7f3a9c21"),
+                   "account_id": "firm-controls"},
 }
 """One complete example per event type: every field of the model is present."""
 
@@ -171,6 +176,7 @@ _VALIDATOR_NOTES: dict[Any, str] = {
     m._rfc3339_text: "RFC 3339",
     m._aware: "timezone offset required",
     m._not_bool: "",
+    m._block_value: "network: CIDR, stored canonical; symbol: pattern `^[A-Za-z0-9._:-]+$`",
 }
 
 

@@ -19,7 +19,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+)
 
 SCHEMA_VERSION = 1
 
@@ -316,10 +324,50 @@ class AccountProfile(EventBase):
         default=None, description="Customer-chosen cap on the yen value sold per day (JST).")
 
 
+FIRM_CONTROLS_ACCOUNT = "firm-controls"
+"""The ``account_id`` of firm-wide control events (``firm_block``): they belong to no customer."""
+
+
+def _block_value(value: str, info: ValidationInfo) -> str:
+    """A network as its canonical CIDR (host bits cleared), a symbol as sent (checked like ``symbol``)."""
+    target = info.data.get("target")
+    if target is None:
+        return value  # the target itself is invalid and reported; nothing to check this against
+    if target == "network":
+        try:
+            return str(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError("not an IPv4 or IPv6 network in CIDR form (e.g. '203.0.113.0/24')") from None
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,32}", value):
+        raise ValueError("not a symbol: 1-32 of A-Z a-z 0-9 . _ : -")
+    return value
+
+
+class FirmBlock(EventBase):
+    """A firm-wide block of a source network or a symbol, or its lifting: while a network is blocked,
+    logins, orders, withdrawals and settings changes from it are refused; while a symbol is blocked,
+    buy orders for it are refused and sell orders held for review. Sent by mamori's four-eyes actions
+    (``block_network``, ``unblock_network``, ``block_symbol``, ``unblock_symbol``) with ``account_id``
+    ``firm-controls``; a firm whose own systems decide such blocks sends it too."""
+
+    type: Literal["firm_block"] = Field(description="Event type.")
+    target: Literal["network", "symbol"] = Field(description="What is blocked: a source network or a symbol.")
+    value: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_block_value)] = Field(
+        description="The network in CIDR form (stored canonical, e.g. '203.0.113.0/24') or the symbol.")
+    operation: Literal["block", "unblock"] = Field(description="block, or unblock (lifts the block at once).")
+    operator_id: Identifier = Field(description="The operator (or the action) that decided it.")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Why (kept with the event; no personal data).")
+    expires_at: AwareDatetime | None = Field(default=None, description="When a block lapses by itself "
+                                             "(none: until unblocked).")
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="The action, case or ticket the block refers to.")
+
+
 Event = Annotated[
     LoginAttempt | Logout | SettingsChange | Order | OrderCancel | Execution | FiatDeposit
     | FiatWithdrawal | CryptoDeposit | CryptoWithdrawal | HoldingsSnapshot | AccountUnlock | AccountProfile
-    | AccountFreeze,
+    | AccountFreeze | FirmBlock,
     Field(discriminator="type"),
 ]
 
@@ -338,6 +386,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
     "account_unlock": AccountUnlock,
     "account_profile": AccountProfile,
     "account_freeze": AccountFreeze,
+    "firm_block": FirmBlock,
 }
 
 MONEY_MOVEMENT_TYPES = frozenset({"fiat_withdrawal", "crypto_withdrawal", "order"})

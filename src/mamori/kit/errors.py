@@ -174,6 +174,13 @@ class ReportLocked(MamoriError):
     http_status = 409
 
 
+class InvalidChainData(MamoriError):
+    """A chain data file cannot be read at all (bad lines are reported and skipped, not raised)."""
+
+    code = "mamori.aml.invalid_chain_data"
+    http_status = 422
+
+
 ALL_ERRORS: tuple[type[MamoriError], ...] = (
     MamoriError,
     InvalidEvent,
@@ -197,4 +204,5 @@ ALL_ERRORS: tuple[type[MamoriError], ...] = (
     UnknownChain,
     InvalidAddress,
     ReportLocked,
+    InvalidChainData,
 )

@@ -28,5 +28,6 @@ SCOPES: Final[dict[str, str]] = {
     "str:write": "draft suspicious transaction reports from cases",
     "str:approve": "review and lock suspicious transaction report drafts (compliance officer)",
     "audit:read": "read, verify and export the audit log (internal audit)",
+    "operators:admin": "manage console operators: create, disable, change roles, reset passkeys",
     "admin": "everything, including API key management",
 }

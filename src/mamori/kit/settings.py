@@ -67,6 +67,12 @@ class Settings(BaseSettings):
                                                  "`mamori auth breached import` (default: built-in common list).")
     oidc_clients_path: Path | None = Field(default=None, description="OIDC relying parties (YAML).")
 
+    # Analyst console (issue 5): operators sign in with passkeys bound to this origin.
+    console_origin: str | None = Field(default=None, description="The origin operators use for the console "
+                                       "(default http://localhost:<port>); passkeys are bound to its host.")
+    console_session_idle_minutes: float = Field(default=15.0, gt=0)
+    console_session_absolute_hours: float = Field(default=8.0, gt=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

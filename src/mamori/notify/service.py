@@ -51,7 +51,7 @@ from mamori.events.models import EventBase
 from mamori.events.parse import parse_event
 from mamori.kit.errors import StorageUnavailable
 from mamori.kit.settings import Settings
-from mamori.notify.contacts import ContactDirectory, load_or_create_key
+from mamori.notify.contacts import ContactDirectory, load_key
 from mamori.notify.dispatch import Dispatcher, FirmInfo, SqlNoticeLog
 from mamori.notify.outbox import NoticeOutbox, PendingRecords, Redelivery, RetryPolicy
 from mamori.notify.sender import NoticeSender, SmtpNoticeSender, WebhookNoticeSender
@@ -71,9 +71,7 @@ Item = tuple[dict[str, Any], EventBase]
 
 def contacts_for(settings: Settings, store: SqlStore) -> ContactDirectory:
     """The contact directory, its key from ``MAMORI_CONTACTS_KEY`` or ``data_dir/contacts.key`` (0600)."""
-    raw = os.environ.get("MAMORI_CONTACTS_KEY")
-    key = raw.encode() if raw else load_or_create_key(settings.data_dir / "contacts.key")
-    return ContactDirectory(store.engine, key=key)
+    return ContactDirectory(store.engine, key=load_key(settings.data_dir / "contacts.key"))
 
 
 def dispatcher_for(settings: Settings, store: SqlStore, contacts: ContactDirectory) -> Dispatcher | None:

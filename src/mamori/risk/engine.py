@@ -27,6 +27,7 @@ from mamori.risk.rules.model import DEFAULT_FAILURE_VERDICT, Rule, Ruleset, Verd
 if TYPE_CHECKING:
     from mamori.adapters.geo import GeoProvider
     from mamori.events.models import EventBase
+    from mamori.risk.features.screening import ScreeningPort
 
 
 SNAPSHOT_FORMAT = 1
@@ -152,10 +153,11 @@ class Engine:
     """Feature state plus the active (and optional shadow) rule set."""
 
     def __init__(self, ruleset: Ruleset, *, geo: GeoProvider | None = None, shadow: Ruleset | None = None,
-                 home_country: str = "JP") -> None:
+                 home_country: str = "JP", screening: ScreeningPort | None = None) -> None:
         self.geo = geo
         self.home_country = home_country
-        self.plugins: list[FeaturePlugin] = builtin_plugins(home_country=home_country)
+        self.screening = screening  # address screening (mamori.aml.screening.Screener); None: no list features
+        self.plugins: list[FeaturePlugin] = builtin_plugins(home_country=home_country, screening=screening)
         self._builtin_computes = computes_of(self.plugins)
         self._stateful = [p for p in self.plugins if not getattr(p, "stateless", False)]
         self.aggregates = Aggregates(())

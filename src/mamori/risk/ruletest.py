@@ -4,7 +4,9 @@ Each test is a short story of events for a fresh engine; any event may carry ``e
 rules that must fire, rules that must not). Events may omit ``id`` and ``account_id`` (defaults are
 filled in) and give ``at: +90s`` (or ``+10m``, ``+2h``, ``+1d``, ``+1d5m``) relative to the test's
 ``start`` instead of ``occurred_at``. A test's ``defaults`` fill in fields of events of the same
-``type`` (or of events without one); a test's ``lists`` replace the rule set's named lists::
+``type`` (or of events without one); a test's ``lists`` replace the rule set's named lists; a test's
+``risk_list`` (address or entity entries in the list import format, ``docs/aml.md``) and ``exposure``
+(``{chain, address, category, hops}``) give the engine a screener for the address-screening rules::
 
     tests:
       - name: five password failures from an unknown device lock it
@@ -97,13 +99,27 @@ def _with_lists(ruleset: Ruleset, lists: dict[str, Any] | None) -> Ruleset:
     return ruleset_from_sources({**ruleset.sources, "~test-lists.yaml": override})
 
 
+def _screening(test: dict[str, Any]) -> Any:
+    """A screener over the test's ``risk_list`` (and ``exposure``) entries, or None (mamori.aml.screening)."""
+    if not test.get("risk_list") and not test.get("exposure"):
+        return None
+    from mamori.aml.screening import static_screener
+
+    return static_screener(test.get("risk_list") or (), test.get("exposure") or ())
+
+
 def run_test_file(path: Path, ruleset: Ruleset, geo: GeoProvider | None) -> list[TestResult]:
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     results = []
     for t_index, test in enumerate(doc.get("tests", []), start=1):
         result = TestResult(path.name, str(test.get("name", f"test {t_index}")))
         results.append(result)
-        engine = Engine(_with_lists(ruleset, test.get("lists")), geo=geo)
+        try:
+            screening = _screening(test)
+        except ValueError as exc:
+            result.failures.append(str(exc))
+            continue
+        engine = Engine(_with_lists(ruleset, test.get("lists")), geo=geo, screening=screening)
         start = datetime.fromisoformat(str(test.get("start", DEFAULT_START)))
         defaults = test.get("defaults", {})
         for e_index, raw in enumerate(test.get("events", []), start=1):

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,6 +31,10 @@ from mamori.kit.settings import Settings
 from mamori.risk.engine import Decision, Engine
 from mamori.risk.rules.loader import builtin_rules_path, load_ruleset
 from mamori.risk.rules.model import Ruleset
+from mamori.rulesadmin.paths import managed_rules_paths
+
+if TYPE_CHECKING:
+    from mamori.aml.screening_service import ScreeningService
 
 log = logging.getLogger("mamori.risk")
 
@@ -134,18 +138,26 @@ class RiskService:
         self.on_decided: Callable[[dict[str, Any], EventBase], None] | None = None
         self.restored = 0  # events replayed into the engine at start-up
         self.restored_from_snapshot = 0  # events covered by the snapshot loaded at start-up
+        self.screening: ScreeningService | None = None  # risk lists and address screening (mamori.aml)
 
     @classmethod
     def open(cls, settings: Settings) -> RiskService:
         geo = open_geo(settings)
-        rules_path = settings.rules_path or builtin_rules_path()
+        # A version published through rule management (mamori.rulesadmin) stays active after a restart.
+        rules_path, shadow_path = managed_rules_paths(settings.data_dir, settings.rules_path or builtin_rules_path(),
+                                                      settings.shadow_rules_path)
         ruleset = load_ruleset(rules_path)
-        shadow = load_ruleset(settings.shadow_rules_path) if settings.shadow_rules_path else None
+        shadow = load_ruleset(shadow_path) if shadow_path else None
         store = SqlStore(settings.resolved_database_url(), synchronous=settings.sqlite_synchronous)
-        engine = Engine(ruleset, geo=geo, shadow=shadow, home_country=settings.home_country)
+        from mamori.aml.screening_service import ScreeningService  # the risk lists (issue 6) on the same store
+
+        screening = ScreeningService(store)
+        engine = Engine(ruleset, geo=geo, shadow=shadow, home_country=settings.home_country,
+                        screening=screening.screener)
         snapshot = settings.data_dir / "engine.snapshot"
         service = cls(engine=engine, store=store, rules_path=rules_path,
-                      shadow_path=settings.shadow_rules_path, snapshot_path=snapshot)
+                      shadow_path=shadow_path, snapshot_path=snapshot)
+        service.screening = screening
         service.restore()
         store.record_ruleset(ruleset.identity, ruleset.name, ruleset.version, ruleset.sources)
         return service
@@ -186,7 +198,7 @@ class RiskService:
         except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
             log.warning("engine snapshot %s not used (%s); rebuilding from every stored event", path, exc)
             self.engine = Engine(self.engine.ruleset, geo=self.engine.geo, shadow=self.engine.shadow,
-                                 home_country=self.engine.home_country)
+                                 home_country=self.engine.home_country, screening=self.engine.screening)
             return 0, []
         log.info("engine state loaded from %s (events up to #%s)", path, header["seq"])
         self.restored_from_snapshot = int(header["seq"])

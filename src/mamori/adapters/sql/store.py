@@ -252,6 +252,26 @@ class SqlStore:
                 alerts.c.created_at_us >= since_us).values(status=status))
         return int(result.rowcount)
 
+    def raise_alert(self, *, event_id: str, event_type: str, account_id: str, occurred_at_us: int, decision: str,
+                    score: int, rule_ids: tuple[str, ...], body: dict[str, Any], ruleset: str) -> tuple[int, bool]:
+        """Raise an alert that no live event decision produced (e.g. the AML tracer: traced funds newly
+        reached a risky entity): its decision body and the alert in one transaction. ``event_id`` is the
+        idempotency key. No ``events`` row is written (replays and backtests read real events only), so
+        the caller files the alert into cases itself. Returns (alert id, newly raised)."""
+        now = now_us()
+        with self.engine.begin() as conn:
+            found = conn.execute(select(alerts.c.id).where(alerts.c.event_id == event_id)).scalar()
+            if found is not None:
+                return int(found), False
+            conn.execute(insert(decisions).values(
+                event_id=event_id, event_type=event_type, account_id=account_id, occurred_at_us=occurred_at_us,
+                decided_at_us=now, decision=decision, score=score, ruleset=ruleset, alert=True,
+                body=orjson.dumps(body).decode()))
+            result = conn.execute(insert(alerts).values(
+                event_id=event_id, event_type=event_type, account_id=account_id, decision=decision, score=score,
+                rules=orjson.dumps(rule_ids).decode(), created_at_us=now, status="open"))
+            return int(result.inserted_primary_key[0]), True  # type: ignore[index]
+
     # -- API keys --------------------------------------------------------------------------------
     def create_api_key(self, *, name: str, scopes: frozenset[str]) -> tuple[str, str]:
         """Returns (key id, full key). The full key is shown once and never stored."""

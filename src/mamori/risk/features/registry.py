@@ -8,21 +8,24 @@ from mamori.risk.features.base import Compute, FeatureDef, FeaturePlugin
 from mamori.risk.features.baselines import Baselines
 from mamori.risk.features.enrichment import Enrichment
 from mamori.risk.features.event_fields import EventFields
+from mamori.risk.features.firm_blocks import FirmBlocks
 from mamori.risk.features.first_seen import FirstSeen
 from mamori.risk.features.freeze import Freeze
 from mamori.risk.features.holdings import Holdings
 from mamori.risk.features.limits import Limits
 from mamori.risk.features.lockout import Lockout
 from mamori.risk.features.market import Market
+from mamori.risk.features.screening import Screening, ScreeningPort
 from mamori.risk.features.since_last import SinceLast
 from mamori.risk.features.symbol_watch import SymbolWatch
 from mamori.risk.features.travel import Travel
 
 
-def builtin_plugins(*, home_country: str = "JP") -> list[FeaturePlugin]:
+def builtin_plugins(*, home_country: str = "JP", screening: ScreeningPort | None = None) -> list[FeaturePlugin]:
     """Fresh instances (each holds its own state) of every built-in plugin, in observe order."""
     return [EventFields(), Enrichment(home_country=home_country), FirstSeen(), SinceLast(), Baselines(),
-            Holdings(), Lockout(), Limits(), Freeze(), SymbolWatch(), Travel(), Market()]
+            Holdings(), Lockout(), Limits(), Freeze(), FirmBlocks(), SymbolWatch(), Travel(), Market(),
+            Screening(screening)]
 
 
 def builtin_feature_defs() -> dict[str, FeatureDef]:
