@@ -194,6 +194,21 @@ def test_three_accounts_from_one_network_within_the_window_make_a_campaign(store
     assert campaign["alert_count"] == 4
 
 
+def test_a_second_wave_from_the_same_network_joins_the_campaign_that_is_still_open(store, svc) -> None:
+    """Only one open case per grouping key: a second wave on the same network a day later (far outside
+    the window of the first wave's alerts) joins the open campaign instead of opening a duplicate (which
+    the unique index refused, failing the whole refresh)."""
+    store.write_accepted([alert(f"W{i}", at=T0 + i * MIN, ip=f"35.201.7.{i + 1}") for i in range(3)])
+    svc.refresh()
+    (first,) = rows(store, CaseKind.CAMPAIGN)
+    later = T0 + 30 * HOUR_US
+    store.write_accepted([alert(f"L{i}", at=later + i * MIN, ip=f"35.201.7.{i + 50}") for i in range(3)])
+    svc.refresh()
+    (campaign,) = rows(store, CaseKind.CAMPAIGN)
+    assert campaign["id"] == first["id"] and campaign["key"] == "net:35.201.7.0/24"
+    assert members(store, campaign["id"]) == {"W0", "W1", "W2", "L0", "L1", "L2"}
+
+
 def test_pump_buys_of_one_symbol_group_accounts_on_different_networks(store, svc) -> None:
     pump = ("takeover-trading", "pump")
     store.write_accepted([

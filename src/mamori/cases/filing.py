@@ -241,11 +241,20 @@ class Filing:
                 if i < len(entries) and entries[i][0] <= a.at + w:
                     accounts.add(account)
             if len(accounts) >= need:
-                row = self._case_row(kind, key, a)
-                case_id = int(self.conn.execute(insert(cases).values(**row).returning(cases.c.id)).scalar_one())
-                self._created(case_id, a.id)
+                # One open case per key (unique index): a new wave long after the last alert of a
+                # campaign that is still open joins it rather than opening a second one.
+                case_id = self._open_case_for(kind, key)
+                if case_id is None:
+                    row = self._case_row(kind, key, a)
+                    case_id = int(self.conn.execute(insert(cases).values(**row).returning(cases.c.id)).scalar_one())
+                    self._created(case_id, a.id)
                 return case_id
         return None
+
+    def _open_case_for(self, kind: CaseKind, key: str) -> int | None:
+        found = self.conn.execute(select(cases.c.id).where(cases.c.kind == kind.value, cases.c.key == key,
+                                                           cases.c.state != CaseState.CLOSED.value)).scalar()
+        return None if found is None else int(found)
 
     def _file_group(self, alert_id: int, kind: CaseKind, case_id: int, keys: list[str]) -> None:
         if (alert_id, kind) in self.alert_case:
