@@ -278,6 +278,16 @@ def test_scopes_are_enforced(srv: RunningServer) -> None:
         # The forbidden event was not stored; the allowed one was.
         assert rc.get(f"/v1/decisions/{ev['id']}").status_code == 200
 
+        # Lifting a protection or acting firm-wide needs accounts:admin too, in either endpoint.
+        for kind in ("account_unlock", "firm_block"):
+            control = event(kind)
+            err = error_of(wc.post("/v1/decisions", json=control), 403, "mamori.auth.forbidden")
+            assert err["details"]["required_scope"] == "accounts:admin"
+            batch = {"events": [event("login"), event(kind)]}
+            error_of(wc.post("/v1/events", json=batch), 403, "mamori.auth.forbidden")
+            assert rc.get(f"/v1/decisions/{control['id']}").status_code == 404
+            assert rc.get(f"/v1/decisions/{batch['events'][0]['id']}").status_code == 404  # all or nothing
+
 
 def test_cli_created_keys_work_at_once(srv: RunningServer) -> None:
     with httpx.Client(base_url=srv.url, trust_env=False) as anon:

@@ -107,6 +107,7 @@ _EVENT_SCHEMA = TypeAdapter(Event).json_schema(ref_template="#/components/schema
 # The event models are published once under components/schemas (where the references point).
 _EVENT_COMPONENTS: dict[str, Any] = _EVENT_SCHEMA.pop("$defs", {})
 _MAX_INT64 = 2**63 - 1
+_CONTROL_EVENTS = frozenset({"account_unlock", "firm_block"})
 _SPACE_OFFSET = re.compile(r"(?<=\d) (\d{2}:?\d{2})$")
 
 
@@ -328,18 +329,28 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         """The whole of ``POST /v1/decisions`` after the body is read: shared by the FastAPI route
         and the ASGI fast path (:class:`mamori.api.fastpath.DecisionFastPath`)."""
         keys: KeyRing = state["keys"]
-        keys.authenticate(auth_header).require("events:write")
+        sender = keys.authenticate(auth_header)
+        sender.require("events:write")
         data = _loads(body)
         if not isinstance(data, dict):
             raise InvalidEvent("the body must be one event (a JSON object)",
                                details=[{"field": "(body)", "message": "expected an object",
                                          "kind": "model_type"}])
         event = parse_event(data)
+        require_control_scope(sender, [event])
         outcome = await svc().decide(event)
         feed_throttle(event, outcome)
         if outcome.duplicate:
             return orjson.dumps({**orjson.loads(outcome.body), "duplicate": True})
         return outcome.body
+
+    def require_control_scope(sender: Principal, events: list[Any]) -> None:
+        """Events that lift a protection or act firm-wide (``account_unlock``, ``firm_block``) need
+        ``accounts:admin`` besides ``events:write``: the order system's key must not unlock accounts
+        or lift firm-wide blocks (mamori's own actions send them after a second person approved)."""
+        for event in events:
+            if event.type in _CONTROL_EVENTS:
+                sender.require("accounts:admin")
 
     def feed_throttle(event: Any, outcome: Any) -> None:
         """Logins the firm's own login service reports teach the same pre-hash source throttle that
@@ -363,7 +374,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
                   "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA,
                                             "maxItems": settings.max_batch}}}}}}})
     async def post_events(request: Request) -> Response:
-        principal(request, "events:write")
+        sender = principal(request, "events:write")
         data = await read_json(request)
         items = data.get("events") if isinstance(data, dict) else None
         if not isinstance(items, list):
@@ -374,6 +385,7 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
             raise InvalidRequest(f"at most {settings.max_batch} events per batch (got {len(items)})",
                                  details={"field": "events", "max": settings.max_batch})
         events = parse_batch(items)
+        require_control_scope(sender, events)
         outcomes = await svc().ingest(events)
         for event, outcome in zip(events, outcomes, strict=True):
             feed_throttle(event, outcome)
