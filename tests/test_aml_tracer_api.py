@@ -99,3 +99,29 @@ def test_trace_api_cli_recheck_and_case_alert(tmp_path: Path) -> None:
         assert forbidden.status_code == 403
         assert httpx.get(f"{server.url}/v1/aml/traces/{trace['id']}",
                          headers={"Authorization": f"Bearer {reader}"}).status_code == 200
+
+
+def test_indirect_exposure_reaches_the_engine_from_start_up(tmp_path: Path) -> None:
+    """With the graph and the risk list prepared by the CLI before the server starts, the very first
+    decision on a withdrawal to an address two hops from a casino fires the indirect-exposure rule: the
+    graph is opened at start-up, not at the first tracing request."""
+    data_dir = tmp_path / "data"
+    chain = tmp_path / "chain.jsonl"
+    chain.write_text("\n".join([transfer("b1" * 32, "2026-06-01T00:00:00Z", A, B, "600"),
+                                transfer("b2" * 32, "2026-06-01T01:00:00Z", B, CASINO, "500")]) + "\n")
+    risk_list = tmp_path / "list.csv"
+    risk_list.write_text(f"chain,address,category\ntron,{CASINO},online_casino\n")
+    for args in (["aml", "chain", "import", str(chain)], ["aml", "lists", "import", str(risk_list), "--source", "t"]):
+        done = subprocess.run([sys.executable, "-m", "mamori.cli.main", *args, "--data-dir", str(data_dir)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    with start_server(data_dir) as server:
+        decided = httpx.post(f"{server.url}/v1/decisions", timeout=30,
+                             headers={"Authorization": f"Bearer {server.admin_key}"},
+                             json={"id": "wd-exposure-1", "type": "crypto_withdrawal", "account_id": "acct-7",
+                                   "occurred_at": "2026-06-03T10:00:00+09:00", "transfer_id": "wd-1",
+                                   "asset": "USDT", "chain": "tron", "address": A, "amount": "100"})
+        assert decided.status_code == 200, decided.text
+        fired = {rule["id"]: rule for rule in decided.json()["rules"]}
+        assert "AML-EXPOSURE-WD-001" in fired, decided.json()
+        assert decided.json()["features"]["address_exposure_hops"] == 2

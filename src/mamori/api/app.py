@@ -181,6 +181,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
             CasesService, svc.store, settings.data_dir, firm_name_ja=settings.firm_name_ja,
             firm_name_en=settings.firm_name_en, support_phone=settings.support_phone)
         cases_loop = asyncio.create_task(refresh_periodically(state["cases"], 5.0))
+        # The funds tracer's graph also gives the engine's screening its indirect exposure (n hops):
+        # open it now rather than at the first tracing request.
+        await asyncio.to_thread(state["traces"])
         state["str"] = await asyncio.to_thread(build_str_service, settings, svc.store,
                                                active_rules=lambda: svc.engine.ruleset.rules)
         ensure_initial_key(settings, svc, state["keys"])
@@ -274,7 +277,9 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
     register_str(app, lambda: state["str"], principal)
     register_aml_effectiveness(app, effectiveness_service_for(svc, settings), principal)
     register_aml(app, lambda: svc().screening, principal)
-    register_aml_traces(app, trace_service_for(svc, settings, lambda: state["cases"]), principal)
+    traces = trace_service_for(svc, settings, lambda: state["cases"])
+    state["traces"] = traces
+    register_aml_traces(app, traces, principal)
     actions_service = register_actions(app, svc, principal, get_auth=lambda: state["auth"])
     register_investigate(app, lambda: svc().store, principal, get_geo=lambda: svc().engine.geo)
     rules_admin = register_rules(app, svc, principal, settings)
