@@ -20,12 +20,16 @@ import platform
 import secrets
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
+
+with warnings.catch_warnings():  # Starlette's notice about httpx2; the in-process client is all we need
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from mamori.adapters.geo import open_geo_provider
 from mamori.adapters.sql.store import SqlStore, now_us

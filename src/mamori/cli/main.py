@@ -502,6 +502,20 @@ def bench_timeline(n_events: int, hot_events: int) -> None:
         click.echo(line)
 
 
+@bench.command("console")
+@click.option("--events", "n_events", type=click.IntRange(1_000, None), default=1_000_000, show_default=True)
+@click.option("--hot-events", "hot_events", type=click.IntRange(100, None), default=10_000, show_default=True)
+@click.option("--cases", "n_cases", type=click.IntRange(1, None), default=10_000, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True)
+def bench_console(n_events: int, hot_events: int, n_cases: int, repeats: int) -> None:
+    """Console pages (account investigation, case list, case, dashboard, audit log) on a store of a
+    million events and 10,000 cases, timed server-side."""
+    from mamori.bench.console_bench import report, run
+
+    for line in report(run(n_events, hot_events, n_cases, repeats=repeats)):
+        click.echo(line)
+
+
 @bench.command("aml")
 @click.option("--edges", type=click.IntRange(1_000, None), default=None,
               help="Edges of the synthetic chain graph for the trace part (default 10 million).")
