@@ -31,13 +31,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from mamori.api.same_origin import same_origin_json, text_field
 from mamori.auth.client_ip import client_ip
 from mamori.auth.oidc import LoginContext
 from mamori.auth.service import AuthService, LoginStep, passkey_view
 from mamori.auth.sessions import ClientInfo
 from mamori.auth.store import SessionRow
 from mamori.auth.text import TEXT, choose_language
-from mamori.kit.errors import CsrfRejected, InvalidRequest, LoginThrottled, MamoriError, Unauthenticated
+from mamori.kit.errors import InvalidRequest, LoginThrottled, MamoriError, Unauthenticated
 from mamori.kit.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "auth" / "web"
@@ -103,27 +104,7 @@ def register_auth_pages(app: FastAPI, get_auth: Callable[[], AuthService], setti
         return row
 
     async def body_of(request: Request) -> dict[str, Any]:
-        origin = request.headers.get("origin", "").rstrip("/")
-        if origin not in allowed_origins:
-            raise CsrfRejected("request from another origin refused", details={"origin": origin or None})
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise CsrfRejected("expected a JSON request")
-        raw = await request.body()
-        if len(raw) > 64 * 1024:
-            raise InvalidRequest("request body too large", details={"field": "(body)"})
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise InvalidRequest("request body is not valid JSON", details={"field": "(body)"}) from None
-        if not isinstance(data, dict):
-            raise InvalidRequest("expected a JSON object", details={"field": "(body)"})
-        return data
-
-    def text_field(data: dict[str, Any], name: str, max_len: int = 256) -> str:
-        value = data.get(name)
-        if not isinstance(value, str) or not value or len(value) > max_len:
-            raise InvalidRequest(f"{name} is required (text, at most {max_len} characters)", details={"field": name})
-        return value
+        return await same_origin_json(request, allowed_origins)
 
     def json_response(body: Any, status: int = 200) -> Response:
         response = Response(orjson.dumps(body), status_code=status, media_type="application/json")

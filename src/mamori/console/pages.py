@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from mamori.adapters.geo import GeoProvider
 from mamori.adapters.sql.store import SqlStore
 from mamori.api.auth import Principal
+from mamori.api.same_origin import same_origin_json, text_field
 from mamori.cases import CasesService
 from mamori.console.security import ConsoleGate
 from mamori.console.text import LANG_COOKIE, LANGS
 from mamori.console.web import HERE, NAV, ConsoleShell, LoginRedirect, NavItem, PageForbidden, add_nav
-from mamori.kit.errors import CsrfRejected, InvalidRequest
 
 DEFAULT_PAGE = "/console/"  # redirects to the first page the role may open
 
@@ -52,28 +52,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 async def json_body(request: Request, gate: ConsoleGate) -> dict[str, Any]:
     """A small JSON body from this origin only (sign-in calls, before there is a session and its token)."""
-    origin = (request.headers.get("origin") or "").rstrip("/")
-    if origin != gate.origin:
-        raise CsrfRejected("request from another origin refused", details={"origin": origin[:200] or None})
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise CsrfRejected("expected a JSON request")
-    raw = await request.body()
-    if len(raw) > 64 * 1024:
-        raise InvalidRequest("request body too large", details={"field": "(body)"})
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("request body is not valid JSON", details={"field": "(body)"}) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("expected a JSON object", details={"field": "(body)"})
-    return data
-
-
-def text_field(data: dict[str, Any], name: str, max_len: int = 256) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value or len(value) > max_len:
-        raise InvalidRequest(f"{name} is required (text, at most {max_len} characters)", details={"field": name})
-    return value
+    return await same_origin_json(request, (gate.origin,))
 
 
 def register_console(app: FastAPI, gate: ConsoleGate, ports: ConsolePorts,
