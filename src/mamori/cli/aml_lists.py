@@ -8,7 +8,6 @@ here within a few seconds (it checks the lists' version).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import click
 import orjson
 
+from mamori.cli.common import cli_actor, database_options
 from mamori.kit.errors import InvalidRequest
 
 
@@ -31,16 +31,6 @@ def _open(data_dir: Path | None, database_url: str | None) -> Any:
     return ScreeningService(SqlStore(settings.resolved_database_url(), synchronous=settings.sqlite_synchronous))
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def _database_options(func: Any) -> Any:
-    func = click.option("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir).")(func)
-    return click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory.")(func)
 
 
 def _echo_json(value: Any) -> None:
@@ -58,7 +48,7 @@ def lists_group() -> None:
               help="File format (default: from the extension; .json files that are STIX bundles are read as STIX).")
 @click.option("--source", required=True, help="Where the list comes from (e.g. 'ofac-sdn', 'jpcert', 'own').")
 @click.option("--category", default=None, help="Category for lines that name none (scam, online_casino, mixer …).")
-@_database_options
+@database_options
 def import_list(file: Path, fmt: str | None, source: str, category: str | None, data_dir: Path | None,
                 database_url: str | None) -> None:
     """Import FILE; prints added/updated/rejected and each rejected line."""
@@ -73,7 +63,7 @@ def import_list(file: Path, fmt: str | None, source: str, category: str | None, 
         fmt = "csv" if suffix in (".csv", ".txt") else "json"
         if fmt == "json" and b'"bundle"' in data[:4096]:
             fmt = "stix"
-    report = _open(data_dir, database_url).import_file(data, fmt, source=source, actor=_actor(),
+    report = _open(data_dir, database_url).import_file(data, fmt, source=source, actor=cli_actor(),
                                                       default_category=category, filename=file.name)
     click.echo(f"batch {report.batch_id}: added={report.added} updated={report.updated} rejected={report.rejected}")
     for error in report.errors:
@@ -83,7 +73,7 @@ def import_list(file: Path, fmt: str | None, source: str, category: str | None, 
 @lists_group.command("import-cases")
 @click.option("--category", default="fraud_collection", show_default=True)
 @click.option("--confidence", default="0.9", show_default=True)
-@_database_options
+@database_options
 def import_cases(category: str, confidence: str, data_dir: Path | None, database_url: str | None) -> None:
     """Add withdrawal destinations of cases closed as confirmed takeover or blocked fraud."""
     from mamori.aml.model import risk_category
@@ -95,7 +85,7 @@ def import_cases(category: str, confidence: str, data_dir: Path | None, database
         raise InvalidRequest(str(exc)) from None
     if not 0 <= level <= 1:
         raise InvalidRequest("--confidence must be between 0 and 1")
-    report = _open(data_dir, database_url).import_closed_cases(actor=_actor(), category=parsed, confidence=level)
+    report = _open(data_dir, database_url).import_closed_cases(actor=cli_actor(), category=parsed, confidence=level)
     click.echo(f"batch {report.batch_id}: added={report.added} updated={report.updated} rejected={report.rejected}")
 
 
@@ -104,11 +94,11 @@ def import_cases(category: str, confidence: str, data_dir: Path | None, database
 @click.option("--all", "include_expired", is_flag=True, help="Include expired entries.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (default: standard output).")
-@_database_options
+@database_options
 def export_lists(fmt: str, include_expired: bool, output: Path | None, data_dir: Path | None,
                  database_url: str | None) -> None:
     """Export the lists (CSV re-importable with ``lists import``)."""
-    chunks = _open(data_dir, database_url).export(actor=_actor(), fmt=fmt, active_only=not include_expired)
+    chunks = _open(data_dir, database_url).export(actor=cli_actor(), fmt=fmt, active_only=not include_expired)
     if output is None:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
@@ -127,13 +117,13 @@ def export_lists(fmt: str, include_expired: bool, output: Path | None, data_dir:
 @click.option("--kind", type=click.Choice(["address", "entity"]), default=None)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@_database_options
+@database_options
 def search(text: str | None, chain: str | None, category: str | None, source: str | None, kind: str | None,
            limit: int, as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
     """Entries whose address, name or reference contains TEXT (and match the filters)."""
     from mamori.api.aml_routes import entry_dict
 
-    entries = _open(data_dir, database_url).search(actor=_actor(), text=text, chain=chain, category=category,
+    entries = _open(data_dir, database_url).search(actor=cli_actor(), text=text, chain=chain, category=category,
                                                    source=source, kind=kind, limit=limit)
     if as_json:
         _echo_json([entry_dict(e) for e in entries])
@@ -147,16 +137,16 @@ def search(text: str | None, chain: str | None, category: str | None, source: st
 @lists_group.command("remove")
 @click.argument("ids", nargs=-1, type=click.IntRange(1), required=True)
 @click.option("--reason", default=None, help="Why (recorded as given/not given; keep personal data out).")
-@_database_options
+@database_options
 def remove(ids: tuple[int, ...], reason: str | None, data_dir: Path | None, database_url: str | None) -> None:
     """Remove entries by id (audited)."""
-    removed = _open(data_dir, database_url).remove(list(ids), actor=_actor(), reason=reason)
+    removed = _open(data_dir, database_url).remove(list(ids), actor=cli_actor(), reason=reason)
     click.echo(f"removed {len(removed)}: {' '.join(str(e.id) for e in removed)}")
 
 
 @lists_group.command("batches")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
-@_database_options
+@database_options
 def batches(limit: int, data_dir: Path | None, database_url: str | None) -> None:
     """Recent imports with their counts."""
     for b in _open(data_dir, database_url).lists.batches(limit=limit):
@@ -167,11 +157,11 @@ def batches(limit: int, data_dir: Path | None, database_url: str | None) -> None
 @click.command("screen")
 @click.argument("chain")
 @click.argument("address")
-@_database_options
+@database_options
 def screen(chain: str, address: str, data_dir: Path | None, database_url: str | None) -> None:
     """Screen ADDRESS on CHAIN against the lists (exit code 3 when it is listed as risky)."""
     service = _open(data_dir, database_url)
-    [result] = service.screen_many([(chain, address)], actor=_actor())
+    [result] = service.screen_many([(chain, address)], actor=cli_actor())
     if "error" in result:
         from mamori.api.aml_routes import error_from
 
@@ -184,10 +174,10 @@ def screen(chain: str, address: str, data_dir: Path | None, database_url: str | 
 @click.command("screen-names")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--threshold", type=click.FloatRange(0.5, 1.0), default=0.88, show_default=True)
-@_database_options
+@database_options
 def screen_names(names: tuple[str, ...], threshold: float, data_dir: Path | None, database_url: str | None) -> None:
     """Match NAMES (kanji, kana reading, romaji of one person) against listed persons and organisations."""
-    hits = _open(data_dir, database_url).screen_names(list(names), actor=_actor(), threshold=threshold)
+    hits = _open(data_dir, database_url).screen_names(list(names), actor=cli_actor(), threshold=threshold)
     _echo_json([h.as_dict() for h in hits])
     if hits:
         sys.exit(3)

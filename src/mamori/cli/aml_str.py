@@ -8,13 +8,14 @@ KYC import go through the API (``/v1/cases/{id}/str``, ``/v1/str/...``), where k
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
+
+from mamori.cli.common import cli_actor, database_options
 
 
 def _open(data_dir: Path | None, database_url: str | None) -> Any:
@@ -29,16 +30,6 @@ def _open(data_dir: Path | None, database_url: str | None) -> Any:
     return build_str_service(settings, store)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def _database_options(func: Any) -> Any:
-    func = click.option("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir).")(func)
-    return click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory.")(func)
 
 
 @click.group("str")
@@ -51,13 +42,13 @@ def str_group() -> None:
 @click.option("--state", type=click.Choice(["draft", "submitted", "locked", "exported"]), default=None)
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
-@_database_options
+@database_options
 def list_reports(case_id: int | None, state: str | None, limit: int, as_json: bool, data_dir: Path | None,
                  database_url: str | None) -> None:
     """Report versions, newest first (no personal data is shown)."""
     from mamori.aml.reporting.workflow import ReportState
 
-    out = _open(data_dir, database_url).list_reports(_actor(), case_id=case_id,
+    out = _open(data_dir, database_url).list_reports(cli_actor(), case_id=case_id,
                                                      state=ReportState(state) if state else None, limit=limit)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(out) + b"\n")
@@ -71,10 +62,10 @@ def list_reports(case_id: int | None, state: str | None, limit: int, as_json: bo
 
 @str_group.command("show")
 @click.argument("report_id", type=click.IntRange(1))
-@_database_options
+@database_options
 def show(report_id: int, data_dir: Path | None, database_url: str | None) -> None:
     """One report version with its document, as JSON (personal data: the view is audited)."""
-    out = _open(data_dir, database_url).view(_actor(), report_id)
+    out = _open(data_dir, database_url).view(cli_actor(), report_id)
     sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
 
 
@@ -85,12 +76,12 @@ def show(report_id: int, data_dir: Path | None, database_url: str | None) -> Non
               help="CSV only: UTF-8 with BOM, or Shift_JIS (cp932) for Japanese desktop tools.")
 @click.option("-o", "--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Output file (default: the report's file name in the current directory).")
-@_database_options
+@database_options
 def export(report_id: int, fmt: str, encoding: str, out_path: Path | None, data_dir: Path | None,
            database_url: str | None) -> None:
     """Export a report: Excel entry sheet, CSV of transactions or JSON. A locked version is final; any
     other is watermarked 下書き / DRAFT."""
-    name, _media, data = _open(data_dir, database_url).export(_actor(), report_id, fmt, encoding=encoding)
+    name, _media, data = _open(data_dir, database_url).export(cli_actor(), report_id, fmt, encoding=encoding)
     target = out_path or Path(name)
     target.write_bytes(data)
     target.chmod(0o600)

@@ -9,7 +9,6 @@ up a new import within seconds. Labels (exchanges, casinos, mixers …) come fro
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ import orjson
 
 from mamori.aml.chaindata import FORMATS
 from mamori.aml.tracer import MAX_HOPS_LIMIT, METHODS
+from mamori.cli.common import cli_actor, database_options
 
 
 def _open(data_dir: Path | None, database_url: str | None) -> Any:
@@ -39,16 +39,6 @@ def _open(data_dir: Path | None, database_url: str | None) -> Any:
     return TraceService(store, GraphStore(settings.data_dir / "aml-graph"), cases=cases, labels=lambda: screener)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def _database_options(func: Any) -> Any:
-    func = click.option("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir).")(func)
-    return click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory.")(func)
 
 
 def _out(obj: Any) -> None:
@@ -66,7 +56,7 @@ def chain_group() -> None:
               help="Default: csv for .csv files, else jsonl (mamori chain JSONL).")
 @click.option("--chain", default=None, help="Chain of a node export (default bitcoin / ethereum).")
 @click.option("--json", "as_json", is_flag=True, help="The full report as JSON.")
-@_database_options
+@database_options
 def import_chain(file: Path, fmt: str | None, chain: str | None, as_json: bool, data_dir: Path | None,
                  database_url: str | None) -> None:
     """Import FILE into the chain graph (bad lines are named and skipped; known transactions are skipped),
@@ -74,7 +64,7 @@ def import_chain(file: Path, fmt: str | None, chain: str | None, as_json: bool, 
     from mamori.aml.chaindata import read_chain_file
 
     service = _open(data_dir, database_url)
-    report = service.import_chain(_actor(), read_chain_file(file, fmt, chain=chain))
+    report = service.import_chain(cli_actor(), read_chain_file(file, fmt, chain=chain))
     if as_json:
         _out(report)
         return
@@ -86,7 +76,7 @@ def import_chain(file: Path, fmt: str | None, chain: str | None, as_json: bool, 
 
 
 @chain_group.command("stats")
-@_database_options
+@database_options
 def chain_stats(data_dir: Path | None, database_url: str | None) -> None:
     """Size and version of the imported chain graph."""
     _out(_open(data_dir, database_url).graphs.stats())
@@ -108,7 +98,7 @@ def trace_group() -> None:
 @click.option("--max-hops", type=click.IntRange(1, MAX_HOPS_LIMIT), default=5, show_default=True)
 @click.option("--case-id", type=click.IntRange(1), default=None, help="Attach the result to this case.")
 @click.option("--account-id", default=None, help="The customer (alerts on re-checks are raised for them).")
-@_database_options
+@database_options
 def run_trace(start: str, chain: str, address: str | None, at: str | None, amount: float | None, asset: str | None,
               method: str, max_hops: int, case_id: int | None, account_id: str | None, data_dir: Path | None,
               database_url: str | None) -> None:
@@ -126,39 +116,39 @@ def run_trace(start: str, chain: str, address: str | None, at: str | None, amoun
         at_us = int(parsed.timestamp() * 1_000_000)
     request = TraceRequest(chain=chain, start=start, method=method, max_hops=max_hops, address=address, at_us=at_us,
                            amount=amount, asset=asset, case_id=case_id, account_id=account_id)
-    _out(_open(data_dir, database_url).create(_actor(), request))
+    _out(_open(data_dir, database_url).create(cli_actor(), request))
 
 
 @trace_group.command("show")
 @click.argument("trace_id", type=click.IntRange(1))
-@_database_options
+@database_options
 def show_trace(trace_id: int, data_dir: Path | None, database_url: str | None) -> None:
     """One trace: result, paths to the entities reached, re-checks."""
-    _out(_open(data_dir, database_url).get(_actor(), trace_id))
+    _out(_open(data_dir, database_url).get(cli_actor(), trace_id))
 
 
 @trace_group.command("list")
 @click.option("--status", type=click.Choice(["open", "closed"]), default=None)
 @click.option("--case-id", type=click.IntRange(1), default=None)
-@_database_options
+@database_options
 def list_traces(status: str | None, case_id: int | None, data_dir: Path | None, database_url: str | None) -> None:
     """Traces, newest first."""
-    _out(_open(data_dir, database_url).list_traces(_actor(), status=status, case_id=case_id))
+    _out(_open(data_dir, database_url).list_traces(cli_actor(), status=status, case_id=case_id))
 
 
 @trace_group.command("recheck")
-@_database_options
+@database_options
 def recheck(data_dir: Path | None, database_url: str | None) -> None:
     """Re-check open traces against the current chain data (alerts on newly reached risky entities)."""
-    _out(_open(data_dir, database_url).recheck(_actor()))
+    _out(_open(data_dir, database_url).recheck(cli_actor()))
 
 
 @trace_group.command("close")
 @click.argument("trace_id", type=click.IntRange(1))
-@_database_options
+@database_options
 def close_trace(trace_id: int, data_dir: Path | None, database_url: str | None) -> None:
     """Stop re-checking a trace."""
-    _out(_open(data_dir, database_url).close(_actor(), trace_id))
+    _out(_open(data_dir, database_url).close(cli_actor(), trace_id))
 
 
 def register(group: click.Group) -> None:

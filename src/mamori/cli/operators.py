@@ -7,26 +7,16 @@ ends every session and issues a new code (a lost or replaced device).
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
+from mamori.cli.common import cli_actor, database_options
 from mamori.console.roles import ROLES
 from mamori.console.service import ConsoleService
 from mamori.kit.settings import Settings
-
-_DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory.")
-_DB = click.option("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir).")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"[:128]
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _service(data_dir: Path | None, database_url: str | None) -> ConsoleService:
@@ -55,20 +45,18 @@ def operators() -> None:
 @click.option("--login-id", required=True, help="a-z, 0-9, '.', '_', '-' (e.g. hanako).")
 @click.option("--name", required=True, help="Display name, e.g. 'Hanako Sato'.")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
-@_DATA_DIR
-@_DB
+@database_options
 def create(login_id: str, name: str, role: str, data_dir: Path | None, database_url: str | None) -> None:
     """Create an operator and print the one-time enrolment code."""
     op, code = _service(data_dir, database_url).create_operator(login_id=login_id, name=name, role=role,
-                                                                actor=_actor())
+                                                                actor=cli_actor())
     click.echo(f"created {op.login_id} ({op.role})")
     _print_code(op.login_id, code)
 
 
 @operators.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@_DATA_DIR
-@_DB
+@database_options
 def list_(as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
     """List operators with their role, status and number of passkeys."""
     for row in _service(data_dir, database_url).operators():
@@ -81,42 +69,38 @@ def list_(as_json: bool, data_dir: Path | None, database_url: str | None) -> Non
 
 @operators.command("disable")
 @click.argument("login_id")
-@_DATA_DIR
-@_DB
+@database_options
 def disable(login_id: str, data_dir: Path | None, database_url: str | None) -> None:
     """Disable an operator; their sessions end at once."""
-    ended = _service(data_dir, database_url).disable(login_id, actor=_actor())
+    ended = _service(data_dir, database_url).disable(login_id, actor=cli_actor())
     click.echo(f"disabled {login_id}; {ended} session(s) ended")
 
 
 @operators.command("enable")
 @click.argument("login_id")
-@_DATA_DIR
-@_DB
+@database_options
 def enable(login_id: str, data_dir: Path | None, database_url: str | None) -> None:
     """Enable a disabled operator again."""
-    _service(data_dir, database_url).enable(login_id, actor=_actor())
+    _service(data_dir, database_url).enable(login_id, actor=cli_actor())
     click.echo(f"enabled {login_id}")
 
 
 @operators.command("set-role")
 @click.argument("login_id")
 @click.argument("role", type=click.Choice(list(ROLES)))
-@_DATA_DIR
-@_DB
+@database_options
 def set_role(login_id: str, role: str, data_dir: Path | None, database_url: str | None) -> None:
     """Change an operator's role (their sessions end; they sign in again under the new role)."""
-    _service(data_dir, database_url).set_role(login_id, role, actor=_actor())
+    _service(data_dir, database_url).set_role(login_id, role, actor=cli_actor())
     click.echo(f"{login_id} is now {role}")
 
 
 @operators.command("reset")
 @click.argument("login_id")
-@_DATA_DIR
-@_DB
+@database_options
 def reset(login_id: str, data_dir: Path | None, database_url: str | None) -> None:
     """Remove the operator's passkeys, end their sessions and print a new enrolment code."""
-    code = _service(data_dir, database_url).reset(login_id, actor=_actor())
+    code = _service(data_dir, database_url).reset(login_id, actor=cli_actor())
     click.echo(f"passkeys of {login_id} removed, sessions ended")
     _print_code(login_id, code)
 

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import click
 import orjson
 
+from mamori.cli.common import database_options
 from mamori.kit.errors import InvalidRequest
 from mamori.pqc.model import CryptoFinding, Primitive, ScanResult
 
@@ -48,10 +49,6 @@ _CRYPTO_COLUMNS = {"algorithm": "algorithm", "アルゴリズム": "algorithm", 
                    "keysize": "parameter", "keylength": "parameter", "primitive": "primitive", "用途": "primitive",
                    "purpose": "primitive", "context": "context", "文脈": "context", "利用箇所": "context"}
 
-
-def _database_options(func: F) -> F:
-    func = click.option("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir).")(func)
-    return click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory.")(func)
 
 
 def _today_option(func: F) -> F:
@@ -187,7 +184,7 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 # -- commands ---------------------------------------------------------------------------------------------
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@_database_options
+@database_options
 def assets_import(file: Path, data_dir: Path | None, database_url: str | None) -> None:
     """Import an asset list (CSV in UTF-8 or Shift_JIS, or XLSX) into the register.
 
@@ -218,7 +215,7 @@ def assets_import(file: Path, data_dir: Path | None, database_url: str | None) -
 
 @click.command("list")
 @click.option("--limit", type=click.IntRange(1), default=None)
-@_database_options
+@database_options
 def assets_list(limit: int | None, data_dir: Path | None, database_url: str | None) -> None:
     """Print the registered assets as JSON lines."""
     store, reg = _open(data_dir, database_url)
@@ -230,7 +227,7 @@ def assets_list(limit: int | None, data_dir: Path | None, database_url: str | No
 
 
 @click.command("scans")
-@_database_options
+@database_options
 def scans(data_dir: Path | None, database_url: str | None) -> None:
     """List the recorded scans (ids for ``mamori pqc diff``)."""
     store, reg = _open(data_dir, database_url)
@@ -247,7 +244,7 @@ def scans(data_dir: Path | None, database_url: str | None) -> None:
 @_today_option
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Assets to print.")
 @click.option("--json", "as_json", is_flag=True, help="Every asset's evaluation as JSON lines instead.")
-@_database_options
+@database_options
 def assess(scenario: str | None, today: dt.datetime | None, top: int, as_json: bool, data_dir: Path | None,
            database_url: str | None) -> None:
     """Evaluate every asset: HNDL exposure, Mosca's inequality, and priority on the FSA's three axes
@@ -302,7 +299,7 @@ def assess(scenario: str | None, today: dt.datetime | None, top: int, as_json: b
 @_scenario_option
 @_today_option
 @click.option("--json", "as_json", is_flag=True, help="Print the roadmap as JSON.")
-@_database_options
+@database_options
 def roadmap(output: Path | None, wave_years: int, scenario: str | None, today: dt.datetime | None, as_json: bool,
             data_dir: Path | None, database_url: str | None) -> None:
     """Plan the migration: waves in dependency order (PKI roots and HSM firmware first), aligned to renewals,
@@ -346,7 +343,7 @@ def roadmap(output: Path | None, wave_years: int, scenario: str | None, today: d
               help="Output file (default: pqc-inventory-<date>.xlsx; JSON and CycloneDX go to stdout).")
 @_scenario_option
 @_today_option
-@_database_options
+@database_options
 def report(fmt: str, output: Path | None, scenario: str | None, today: dt.datetime | None, data_dir: Path | None,
            database_url: str | None) -> None:
     """Write the inventory ledger (台帳) workbook - 資産台帳, 暗号一覧, リスク評価, 移行計画, 出典 - the JSON
@@ -391,7 +388,7 @@ def report(fmt: str, output: Path | None, scenario: str | None, today: dt.dateti
 @click.argument("scan_a", type=int)
 @click.argument("scan_b", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@_database_options
+@database_options
 def diff(scan_a: int, scan_b: int, as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
     """What changed between two scans: findings added, removed, and changed (same place and use, another
     algorithm or parameter, or other details)."""
@@ -442,7 +439,7 @@ def _findings_file(path: Path) -> list[CryptoFinding]:
               default=None, help="Check findings from a JSON file instead of the register (CI without a database).")
 @_scenario_option
 @_today_option
-@_database_options
+@database_options
 def gate_command(fail_on: str, findings_file: Path | None, scenario: str | None, today: dt.datetime | None,
                  data_dir: Path | None, database_url: str | None) -> None:
     """CI gate. Exit 0 = pass; 3 = a disallowed algorithm (MD5, SHA-1 signature, RC4, 3DES, RSA < 2048,
