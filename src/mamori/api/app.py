@@ -44,6 +44,7 @@ from mamori.api.str_routes import register_str
 from mamori.auth.setup import build_auth_service, build_oidc_provider, trusted_proxies_of
 from mamori.cases import CasesService, refresh_periodically
 from mamori.console.actions_pages import register_actions_pages
+from mamori.console.aml_pages import AmlPorts, register_aml_pages
 from mamori.console.pages import ConsolePorts, register_console
 from mamori.console.rules_pages import register_rules_pages
 from mamori.console.security import ConsoleGate
@@ -290,6 +291,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
         cases=lambda: state["cases"], store=lambda: svc().store, geo=lambda: svc().engine.geo), principal)
     register_rules_pages(app, app.state.console_shell, rules_admin)
     register_actions_pages(app, app.state.console_shell, actions_service)
+    register_aml_pages(app, app.state.console_shell, AmlPorts(lambda: state["str"], lambda: svc().screening, traces,
+                                                              effectiveness_service_for(svc, settings)))
 
     @app.exception_handler(MamoriError)
     async def on_mamori_error(_request: Request, exc: MamoriError) -> Response:
