@@ -91,6 +91,8 @@ def test_draft_backtest_shadow_and_four_eyes_publication(server: RunningServer, 
     result = analyst.http.get(f"/console/rules/backtests/{backtest_id}")
     assert result.status_code == 200 and '<dd id="bt-changed">2</dd>' in result.text
 
+    idle = analyst.http.get("/console/rules/shadow")  # linked from the rules list before any shadow run
+    assert idle.status_code == 200 and 'id="shadow-none"' in idle.text and 'id="shadow-changed"' not in idle.text
     assert analyst.post_json(f"/v1/rules/drafts/{draft_id}/shadow", {}).status_code == 200
     shadow = analyst.http.get("/console/rules/shadow")
     assert shadow.status_code == 200 and 'id="shadow-changed"' in shadow.text

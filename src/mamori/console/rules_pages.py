@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mamori.console.text import add_words
 from mamori.console.web import ConsoleShell, NavItem, add_nav
-from mamori.kit.errors import MamoriError
+from mamori.kit.errors import MamoriError, NotFound
 from mamori.rulesadmin.service import RulesAdmin
 
 add_words({
@@ -82,6 +82,10 @@ add_words({
     "rules_status": ("状態", "Status"),
     "rules_kind": ("種別", "Kind"),
     "rules_none": ("ありません。", "None."),
+    "rules_no_shadow": ("シャドー実行中の草案はありません。草案の画面から「シャドーで実行」を選ぶと、"
+                        "本番の判定に影響せず候補ルールを評価します。",
+                        "No draft is running in shadow. Choose \"Run in shadow\" on a draft to evaluate it "
+                        "on live traffic without affecting decisions."),
     "rules_author": ("作成者", "Author"),
     "rules_revision": ("版", "Revision"),
     "rules_account": ("口座", "Account"),
@@ -123,6 +127,8 @@ def register_rules_pages(app: FastAPI, shell: ConsoleShell, get_admin: Callable[
     async def rules_shadow(request: Request) -> Response:
         ctx = await shell.page(request, "rules:draft")
         status, exc = await call(lambda: get_admin().shadow_status(ctx.actor))
+        if isinstance(exc, NotFound):  # no shadow run yet: an empty page, not an error
+            return shell.render(request, ctx, "rules_shadow.html", title_key="rules_shadow_title", shadow=None)
         if exc is not None:
             return problem(request, ctx, exc, "rules_shadow_title")
         return shell.render(request, ctx, "rules_shadow.html", title_key="rules_shadow_title", shadow=status)
