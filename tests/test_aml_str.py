@@ -263,6 +263,13 @@ def test_submit_lock_four_eyes_and_locked_reports_never_change(world) -> None:
     with pytest.raises(InvalidRequest):
         svc.return_to_draft(DRAFTER, rid, " ")
     assert svc.return_to_draft(DRAFTER, rid, "please cite the deposit")["state"] == "draft"
+    returned = [h for h in svc.versions(OFFICER, rid)["history"] if h["action"] == "str.return"]
+    assert [(h["note"], h["details"]) for h in returned] == [("please cite the deposit", {"reason_given": True})]
+    with svc.engine.connect() as conn:  # the reason is kept for the authors, encrypted, never in clear
+        raw = b"".join(r for r in conn.execute(select(str_report_events.c.note_enc)).scalars() if r)
+        audit = " ".join(str(r) for r in conn.execute(select(audit_log.c.details)).scalars())
+        history = " ".join(conn.execute(select(str_report_events.c.details)).scalars())
+    assert raw and b"please cite" not in raw and "please cite" not in audit + history
     svc.submit(OFFICER, rid)
     locked = svc.lock(DRAFTER, rid)
     assert locked["state"] == "locked" and locked["locked_by"] == DRAFTER and locked["locked_at_us"]

@@ -83,11 +83,15 @@ class StrService:
 
     # -- audit -----------------------------------------------------------------------------------
     def _event(self, conn: Connection, row: Mapping[str, Any], *, at: int, actor: str, action: str,
-               to_state: str | None = None, details: dict[str, Any] | None = None) -> int:
+               to_state: str | None = None, details: dict[str, Any] | None = None, note: str | None = None) -> int:
+        """A history row. ``details`` (ids and codes) also go to the audit log; ``note`` (free text that
+        may name the customer, e.g. why a version went back to draft) is stored encrypted, never audited."""
         result = conn.execute(insert(str_report_events).values(
             report_id=row["id"], series_id=row["series_id"] or row["id"], at_us=at, actor=actor, action=action,
             from_state=row["state"], to_state=to_state or row["state"],
-            details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode(), audit_pending=True)
+            details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode(),
+            note_enc=None if note is None else self.cipher.seal(int(row["id"]), {"note": note}),
+            audit_pending=True)
             .returning(str_report_events.c.id))
         return int(result.scalar_one())
 
@@ -191,7 +195,10 @@ class StrService:
         self._audit_read(actor, "str.versions", f"str:{report_id}", {"report_id": report_id, "series_id": series})
         return {"series_id": series, "versions": [_meta(r) for r in rows],
                 "history": [{k: h[k] for k in ("id", "report_id", "at_us", "actor", "action", "from_state", "to_state")}
-                            | {"details": orjson.loads(h["details"])} for h in history]}
+                            | {"details": orjson.loads(h["details"]),
+                               "note": None if h["note_enc"] is None
+                               else self.cipher.open(int(h["report_id"]), h["note_enc"])["note"]}
+                            for h in history]}
 
     def diff(self, actor: str, report_id: int, against: int | None = None) -> dict[str, Any]:
         """Field-level changes from ``against`` (default: the previous version) to ``report_id``."""
@@ -284,7 +291,7 @@ class StrService:
                 values |= {at_col: now, by_col: actor}
             conn.execute(update(str_reports).where(str_reports.c.id == report_id).values(**values))
             self._event(conn, row, at=now, actor=actor, action=action, to_state=target.value,
-                        details={**(details or {}), **({"reason_given": True} if reason else {})})
+                        details={**(details or {}), **({"reason_given": True} if reason else {})}, note=reason)
             row = self._row(conn, report_id)
         self.flush_audit()
         return _meta(row)

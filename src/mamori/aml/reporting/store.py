@@ -74,6 +74,7 @@ str_report_events = Table(
     Column("from_state", String(16), nullable=True),
     Column("to_state", String(16), nullable=True),
     Column("details", Text, nullable=False),
+    Column("note_enc", LargeBinary, nullable=True),  # e.g. why a version went back to draft: encrypted
     Column("audit_pending", Boolean, nullable=False),
 )  # fmt: skip
 Index("ix_str_report_events_pending", str_report_events.c.audit_pending)
