@@ -15,7 +15,7 @@ from mamori.adapters.geo import open_geo_provider
 from mamori.aml.addresses import synthetic_address
 from mamori.aml.model import EntryKind, ListEntry, RiskCategory
 from mamori.aml.reference_cases import BY_ID
-from mamori.aml.scenarios import SCENARIOS, TYPOLOGIES, all_rule_ids, coverage, scenario_for_rule
+from mamori.aml.scenarios import NON_ENGINE_DETECTORS, SCENARIOS, TYPOLOGIES, all_rule_ids, coverage, scenario_for_rule
 from mamori.aml.screening import Screener
 from mamori.events.parse import parse_event
 from mamori.risk.engine import Decision, Engine
@@ -345,12 +345,17 @@ SCENARIO_TESTS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
 
 
 def test_every_scenario_has_a_catch_and_a_lookalike_test() -> None:
-    assert set(SCENARIO_TESTS) == {s.id for s in SCENARIOS}
+    # a scenario detected only outside the engine is tested with its detector (AML-TRACE-REACH:
+    # tests/test_aml_tracer_cases.py)
+    engine_scenarios = {s.id for s in SCENARIOS if not set(s.rule_ids) <= set(NON_ENGINE_DETECTORS)}
+    assert set(SCENARIO_TESTS) == engine_scenarios
 
 
 def test_every_scenario_rule_is_in_the_builtin_rule_set_and_every_reference_is_known() -> None:
     rule_ids = {r.id for r in RULES.rules}
-    assert set(all_rule_ids()) <= rule_ids
+    assert set(all_rule_ids()) - set(NON_ENGINE_DETECTORS) <= rule_ids
+    assert not set(NON_ENGINE_DETECTORS) & rule_ids, "a detector is an engine rule or not, never both"
+    assert set(NON_ENGINE_DETECTORS) <= set(all_rule_ids()), "every outside detector belongs to a scenario"
     for scenario in SCENARIOS:
         assert set(scenario.reference_cases) <= set(BY_ID), scenario.id
         assert set(scenario.typologies) <= set(TYPOLOGIES), scenario.id
@@ -412,3 +417,95 @@ def test_rule_tests_take_a_risk_list_and_name_a_bad_entry(tmp_path: Any) -> None
     first, second = run_test_file(path, RULES, GEO)
     assert first.passed, first.failures
     assert second.failures and "risk_list entry 1" in second.failures[0] and "tron" in second.failures[0]
+
+
+# -- precision: look-alikes an exchange can tell apart (crypto simulator, issue 6) --------------
+# Each pair: the pattern still caught, and the legitimate look-alike told apart by a signal a real
+# exchange holds (a listed exchange, coins that came from the address, the account's age, a passkey
+# sign-in on the device, one customer rather than several paying an address).
+
+def _long_standing(account: str = "c1") -> dict[str, Any]:
+    """A passkey sign-in 200 days before T0: the engine has known the account (and its device) since."""
+    return ev("login", -200 * D, account)
+
+
+def test_rapid_lookalike_to_a_listed_exchange_or_back_to_where_the_coins_came_from(engine: Engine) -> None:
+    cold = synthetic_address("bitcoin", b"cold-c2")
+    ds = run(engine, [ev("fiat_deposit", H, amount="2000000"),
+                      crypto("crypto_withdrawal", 3 * H, EXCHANGE, 1_500_000),
+                      crypto("crypto_deposit", H, cold, 700_000, account="c2"),
+                      ev("fiat_deposit", 2 * D, "c2", amount="1000000"),
+                      crypto("crypto_withdrawal", 2 * D + 3 * H, cold, 990_000, account="c2"),
+                      crypto("crypto_withdrawal", 2 * D + 4 * H, synthetic_address("bitcoin", b"stranger"), 5_000,
+                             account="c2")])
+    assert {"XFER-RAPID-001", "AML-F1-001", "AML-F1-002"}.isdisjoint(fired(ds[1]) | fired(ds[4]))
+    assert "XFER-RAPID-001" in fired(ds[5])  # the same customer paying a stranger is still rapid movement
+
+
+def test_first_buy_out_on_a_new_account_is_held(engine: Engine) -> None:
+    ds = run(engine, [ev("fiat_deposit", H, amount="500000"),
+                      crypto("crypto_withdrawal", 5 * H, synthetic_address("bitcoin", b"invest-collector"), 490_000)])
+    assert {"AML-F1-001", "AML-F1-002", "XFER-RAPID-001"} <= fired(ds[1])
+    assert ds[1].verdict.name == "hold" and ds[1].alert
+
+
+def test_first_buy_out_lookalike_long_standing_customer_first_move_to_own_cold_wallet(engine: Engine) -> None:
+    ds = run(engine, [_long_standing(), ev("fiat_deposit", H, amount="500000"),
+                      crypto("crypto_withdrawal", 5 * H, synthetic_address("bitcoin", b"new-cold"), 490_000)])
+    assert {"AML-F1-001", "AML-F1-002"}.isdisjoint(fired(ds[2]))
+    assert ds[2].verdict.name not in ("hold", "block") and not ds[2].alert
+
+
+def test_repeat_payment_to_an_uncleared_address_within_a_week_is_held(engine: Engine) -> None:
+    collector = synthetic_address("bitcoin", b"lone-collector")
+    ds = run(engine, [_long_standing(),
+                      ev("fiat_deposit", H, amount="300000"), crypto("crypto_withdrawal", 2 * H, collector, 295_000),
+                      ev("fiat_deposit", 3 * D, amount="450000"),
+                      crypto("crypto_withdrawal", 3 * D + H, collector, 445_000)])
+    assert "AML-F1-003" not in fired(ds[2]) and ds[2].verdict.name == "challenge"
+    assert {"AML-F1-003", "XFER-RAPID-001"} <= fired(ds[4]) and ds[4].verdict.name == "hold"
+
+
+def test_repeat_payment_lookalike_payday_buyer_two_weeks_apart_and_part_of_a_deposit(engine: Engine) -> None:
+    cold = synthetic_address("bitcoin", b"payday-cold")
+    ds = run(engine, [_long_standing(),
+                      ev("fiat_deposit", H, amount="50000"), crypto("crypto_withdrawal", 2 * H, cold, 49_000),
+                      ev("fiat_deposit", 14 * D, amount="50000"), crypto("crypto_withdrawal", 14 * D + H, cold, 49_000),
+                      ev("fiat_deposit", 16 * D, amount="500000"), crypto("crypto_withdrawal", 16 * D + H, cold, 60_000)])
+    assert all("AML-F1-003" not in fired(d) for d in ds)
+
+
+def test_collection_point_two_customers_paying_one_address_over_weeks(engine: Engine) -> None:
+    collector = synthetic_address("ethereum", b"romance-collector")
+    ds = run(engine, [crypto("crypto_withdrawal", H, collector, 100_000, chain="ethereum", asset="ETH", account="v1"),
+                      crypto("crypto_withdrawal", 9 * D, collector, 120_000, chain="ethereum", asset="ETH",
+                             account="v2")])
+    assert "XFER-COLLECT-002" not in fired(ds[0])
+    assert "XFER-COLLECT-002" in fired(ds[1]) and ds[1].alert
+
+
+def test_collection_point_lookalike_many_customers_paying_a_listed_exchange(engine: Engine) -> None:
+    ds = run(engine, [crypto("crypto_withdrawal", i * H, EXCHANGE, 2_000_000, account=f"r{i}") for i in range(4)])
+    assert all({"XFER-COLLECT-001", "XFER-COLLECT-002"}.isdisjoint(fired(d)) for d in ds)
+
+
+def test_new_device_withdrawal_is_scored_until_the_customer_signs_in_there_with_a_passkey(engine: Engine) -> None:
+    phone = {"device_id": "new-phone"}
+    ds = run(engine, [_long_standing(),
+                      ev("login", H, method="password", **phone),
+                      crypto("crypto_withdrawal", 2 * H, OWN, 100_000, **phone),
+                      ev("login", 3 * H, method="passkey", **phone),
+                      crypto("crypto_withdrawal", 4 * H, OWN, 100_000, **phone)])
+    assert "XFER-NEWDEV-001" in fired(ds[2])
+    assert "XFER-NEWDEV-001" not in fired(ds[4])
+    assert ds[4].features["device_passkey_verified"] is True
+
+
+def test_takeover_lookalike_withdrawal_to_a_known_wallet_after_an_email_change(engine: Engine) -> None:
+    ds = run(engine, [_long_standing(), crypto("crypto_withdrawal", H, OWN, 100_000),
+                      ev("settings_change", 10 * D, setting="email"),
+                      crypto("crypto_withdrawal", 10 * D + H, OWN, 100_000),
+                      crypto("crypto_withdrawal", 10 * D + 2 * H, synthetic_address("bitcoin", b"attacker"), 100_000)])
+    assert ds[1].verdict.name == "allow"
+    assert "XFER-CHAIN-001" not in fired(ds[3])
+    assert "XFER-CHAIN-001" in fired(ds[4])

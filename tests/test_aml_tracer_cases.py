@@ -24,12 +24,13 @@ HOT = synthetic_address("ethereum", b"exchange-hot")
 A = synthetic_address("ethereum", b"customer-wallet")
 B = synthetic_address("ethereum", b"next-hop")
 CASINO = synthetic_address("ethereum", b"casino")
+OTHER_EXCHANGE = synthetic_address("ethereum", b"other-exchange")
 T0 = 1_780_000_000_000_000
 
 
 class Labels:
     def label(self, chain: str, address: str) -> RiskCategory | None:
-        return {CASINO: RiskCategory.online_casino}.get(address)
+        return {CASINO: RiskCategory.online_casino, OTHER_EXCHANGE: RiskCategory.exchange}.get(address)
 
 
 def transfer(txid: str, minute: int, sender: str, receiver: str, value: str) -> dict[str, object]:
@@ -130,3 +131,55 @@ def test_bad_trace_requests(setup: tuple[SqlStore, CasesService, TraceService], 
         traces.get("t", 12345)
     record = traces.create("t", TraceRequest(chain="ethereum", start=A, at_us=T0, amount=2.5))
     assert record["result"]["start_amount"] == "2.5" and record["case_id"] is None
+
+
+def test_tracer_alerts_count_in_the_effectiveness_scenario(setup: tuple[SqlStore, CasesService, TraceService],
+                                                           tmp_path: Path) -> None:
+    """Scenario AML-TRACE-REACH (funds traced to a risky entity after withdrawal): the catch (the funds
+    reach an online casino) alerts and counts in the scenario's metrics; the look-alike (the funds reach
+    an exchange, not a risky entity) does not. Coverage treats it as live; backtests skip it, saying why."""
+    import time
+
+    from mamori.aml.effectiveness.coverage import live_scenarios
+    from mamori.aml.effectiveness.metrics import scenario_metrics
+    from mamori.aml.effectiveness.period import Period
+    from mamori.aml.effectiveness.tuning import backtest
+    from mamori.aml.scenarios import BY_SCENARIO_ID, NON_ENGINE_DETECTORS, SCENARIOS, scenario_for_rule
+    from mamori.risk.rules.loader import builtin_rules_path, load_ruleset
+
+    store, cases, traces = setup
+    scenario = scenario_for_rule(RULE_ID)
+    assert scenario is not None and scenario.id == "AML-TRACE-REACH" and RULE_ID in NON_ENGINE_DETECTORS
+    assert {"C8", "C11", "F3"} <= set(scenario.reference_cases)
+    now = int(time.time() * 1_000_000)
+    period = Period(now - 86_400_000_000, now + 86_400_000_000)
+
+    def reach_alerts() -> int:
+        rows = {m.scenario_id: m for m in scenario_metrics(store.engine, period, SCENARIOS)}
+        return rows["AML-TRACE-REACH"].alerts
+
+    withdrawal_alert(store)
+    cases.refresh()
+    case = cases.list_cases("tester", account_id="acct-1")["cases"][0]
+    traces.import_chain("t", read_chain_file(write(tmp_path / "d1.jsonl", [transfer("0x01", 0, HOT, A, "10")])))
+    traces.create("t", TraceRequest(chain="eth", start="0x01", address=A, case_id=case["id"]))
+
+    # look-alike: the funds go on to an exchange (a stop, not a risky entity): no alert
+    lookalike = traces.import_chain("t", read_chain_file(write(tmp_path / "d2.jsonl",
+                                                               [transfer("0x02", 5, A, OTHER_EXCHANGE, "2")])))
+    assert lookalike["recheck"]["checked"] == 1 and lookalike["recheck"]["alerts"] == []
+    assert reach_alerts() == 0
+
+    # catch: the funds reach an online casino: one alert, counted, in the customer's case
+    catch = traces.import_chain("t", read_chain_file(write(tmp_path / "d3.jsonl",
+                                                           [transfer("0x03", 9, A, CASINO, "3")])))
+    assert len(catch["recheck"]["alerts"]) == 1
+    rows = {m.scenario_id: m for m in scenario_metrics(store.engine, period, SCENARIOS)}
+    assert rows["AML-TRACE-REACH"].alerts == 1 and rows["AML-TRACE-REACH"].in_case == 1
+    assert rows["ALL"].alerts == 1   # the withdrawal's engine alert counts in May, when its event occurred
+
+    ruleset = load_ruleset(builtin_rules_path())
+    assert RULE_ID not in {r.id for r in ruleset.rules}
+    assert live_scenarios(SCENARIOS, ruleset)["AML-TRACE-REACH"] == (RULE_ID,)
+    with pytest.raises(InvalidRequest, match="outside the rule engine"):
+        backtest(store.url, period, BY_SCENARIO_ID["AML-TRACE-REACH"], ruleset, candidate={"x": 1})

@@ -185,3 +185,6 @@ def test_the_trace_benchmark_runs_small() -> None:
     figures = run_trace_bench(edges=20_000, traces=5)
     assert figures["edges"] == 20_000 and figures["traces"] == 5
     assert figures["trace_p50_ms"] <= figures["trace_p95_ms"] <= figures["trace_max_ms"]
+    assert figures["method"] == "haircut"   # trace_* stays the figure; poison runs the same withdrawals
+    assert figures["poison_trace_p50_ms"] <= figures["poison_trace_p95_ms"] <= figures["poison_trace_max_ms"]
+    assert figures["poison_nodes_per_trace_max"] >= figures["nodes_per_trace_max"]  # poison taints at least as far

@@ -61,8 +61,9 @@ def _withdrawal(n: int, account: str, address: str, minute: int, jpy: int) -> di
 
 
 def _hand_sim() -> CryptoSimulation:
-    """Three scam victims sending to one collection address (the third is held by XFER-COLLECT-001), one
-    look-alike moving 25 million yen (held by XFER-LIMIT-001), and a normal customer's withdrawal."""
+    """Three scam victims sending to one collection address (the second and third raise XFER-COLLECT-002,
+    the third is held by XFER-COLLECT-001), one look-alike moving 25 million yen (held by XFER-LIMIT-001),
+    and a normal customer's withdrawal."""
     collector = "bc1qhhjvsdxfaafr2qh02amsycdk6pp0j9jpd3pyec"
     events = [_withdrawal(1, "v1", collector, 1, 300_000), _withdrawal(2, "v2", collector, 5, 300_000),
               _withdrawal(3, "v3", collector, 9, 300_000),
@@ -78,18 +79,18 @@ def _hand_sim() -> CryptoSimulation:
 def test_a_hand_checkable_run_through_the_real_engine(tmp_path: Path, geo: Any):
     report = evaluate(_hand_sim(), _transfers_only(tmp_path), geo=geo)
     scam = report["by_typology"]["investment_scam_victim"]
-    assert (scam["episodes"], scam["flagged"], scam["recall"]) == (3, 1, 0.3333)
-    assert scam["top_rules"] == {"XFER-COLLECT-001": 1}
+    assert (scam["episodes"], scam["flagged"], scam["recall"]) == (3, 2, 0.6667)
+    assert scam["top_rules"] == {"XFER-COLLECT-002": 2, "XFER-COLLECT-001": 1}
     look = report["by_typology"]["benign_exchange_rebalance"]
     assert (look["episodes"], look["flagged"], look["false_positive_rate"]) == (1, 1, 1.0)
     assert "XFER-LIMIT-001" in look["top_rules"]
     assert report["by_typology"]["normal"] == {"episodes": 1, "flagged": 0, "flagged_events": 0, "top_rules": {},
                                                "false_positive_rate": 0.0}
     o = report["overall"]
-    assert (o["attack_episodes"], o["caught"], o["recall"]) == (3, 1, 0.3333)
-    assert (o["flagged_episodes"], o["precision"], o["alerts"]) == (2, 0.5, 2)
-    assert o["alerts_per_1000_customers"] == 400.0            # 2 alerts / 5 customers x 1,000
-    assert o["alerts_per_1000_customers_30d"] == 4000.0       # over 3 measured days, scaled to 30
+    assert (o["attack_episodes"], o["caught"], o["recall"]) == (3, 2, 0.6667)
+    assert (o["flagged_episodes"], o["precision"], o["alerts"]) == (3, 0.6667, 3)
+    assert o["alerts_per_1000_customers"] == 600.0            # 3 alerts / 5 customers x 1,000
+    assert o["alerts_per_1000_customers_30d"] == 6000.0       # over 3 measured days, scaled to 30
     assert report["by_typology"]["mule"] == {"episodes": 0, "flagged": 0, "flagged_events": 0, "top_rules": {},
                                              "recall": None, "time_to_detect_median_h": None}
     assert report["events"] == {"planned": 5, "processed": 5, "skipped": 0, "step_ups": 0}

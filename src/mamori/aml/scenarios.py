@@ -58,7 +58,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              "First withdrawal to a new address soon after a fiat deposit",
              ("XFER-RAPID-001",), ("F1", "C14"), (*SCAM_VICTIMS, "mule"), ()),
     Scenario("AML-FIRST-BUY-OUT", "初回購入後の全額送付", "A first-time buyer sends everything out at once",
-             ("AML-F1-001",), ("F1",), SCAM_VICTIMS, ("first_buy_share_pct", "first_buy_min_jpy")),
+             ("AML-F1-001", "AML-F1-002", "AML-F1-003"), ("F1", "C13"), (*SCAM_VICTIMS, "online_casino"),
+             ("first_buy_share_pct", "first_buy_min_jpy", "first_buy_account_days", "repeat_payment_min_count")),
     Scenario("AML-STRUCTURING", "敷居値を若干下回る取引の反復", "Structuring just below the confirmation threshold",
              ("AML-STRUCT-001", "XFER-STRUCT-001"), ("C2",), ("mule", "layering"),
              ("structuring_threshold_jpy", "structuring_band_pct", "structuring_min_count", "large_withdrawal_jpy")),
@@ -67,7 +68,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              ("casino_max_significant_digits", "casino_min_sends", "casino_night_hours")),
     Scenario("AML-COLLECTION-POINT", "多数の顧客から同一アドレスへの送付（詐欺の集金先）",
              "Many customers sending to one address (a scam collection point)",
-             ("XFER-COLLECT-001",), ("C12", "F1"), SCAM_VICTIMS, ()),
+             ("XFER-COLLECT-001", "XFER-COLLECT-002"), ("C12", "F1"), (*SCAM_VICTIMS, "mule"),
+             ("collection_min_senders",)),
     Scenario("AML-MULE", "多数の送付元からの受領（ミュール口座）",
              "One customer receiving from many unrelated sources (a mule account)",
              ("XFER-MULE-001", "AML-MULE-FIAT-001"), ("C12", "F2"), ("mule",), ("mule_fiat_min_sources",)),
@@ -91,7 +93,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("AML-LARGE", "顧客の属性に見合わない高額な出金", "Large withdrawals (out of line with the customer)",
              ("XFER-LARGE-001", "XFER-LIMIT-001"), ("C10",), ("takeover_withdrawal", *SCAM_VICTIMS),
              ("large_withdrawal_jpy", "daily_withdrawal_limit_jpy")),
+    Scenario("AML-TRACE-REACH", "出金後の資金追跡によるリスク先への到達",
+             "Funds traced to a risky entity after withdrawal", ("AML-TRACE-REACH-001",), ("C8", "C11", "F3"),
+             (*SCAM_VICTIMS, "online_casino", "layering"), ()),
 )
+
+NON_ENGINE_DETECTORS: Final[dict[str, str]] = {
+    "AML-TRACE-REACH-001": "the funds tracer (mamori.aml.traces) re-checking open traces on new chain data",
+}
+"""Alert rule ids raised outside the rule engine -> what raises them. Effectiveness metrics count their
+alerts and coverage treats their scenarios as live; backtests and threshold sweeps, which re-run engine
+rules over stored events, skip them and say why."""
 
 BY_SCENARIO_ID: Final[dict[str, Scenario]] = {s.id: s for s in SCENARIOS}
 _BY_RULE: Final[dict[str, Scenario]] = {rule: s for s in SCENARIOS for rule in s.rule_ids}

@@ -49,6 +49,7 @@ def run(*, edges: int | None = None, traces: int | None = None, screenings: int 
                                      workers=workers)
     return {"screenings_per_s": _figure(screen, "screenings_per_s"),
             "trace_p95_ms": _figure(trace, "trace_p95_ms", "p95_ms"),
+            "poison_trace_p95_ms": _figure(trace, "poison_trace_p95_ms"),
             "backtest_events_per_s": _figure(backtest, "events_per_s"),
             "screen": screen, "trace": trace, "backtest": backtest,
             "errors": [e for e in (screen_error, trace_error, backtest_error) if e]}

@@ -4,7 +4,9 @@ II-2 リスクの特定・評価・低減, and the 2025 effectiveness papers: ea
 risk has a live scenario, or a documented reason why not).
 
 A scenario is *live* when at least one of its rules is active in the rule set (rules in shadow or
-disabled mode, or missing, do not mitigate anything yet).
+disabled mode, or missing, do not mitigate anything yet), or is a detector that runs outside the
+engine (:func:`mamori.aml.effectiveness.sources.non_engine_detectors`: the funds tracer re-checks open
+traces on every chain-data import).
 
 The risk assessment is a YAML file the firm keeps (``docs/aml-risk-assessment.example.yaml``)::
 
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mamori.aml.effectiveness.sources import ScenarioLike
+from mamori.aml.effectiveness.sources import ScenarioLike, non_engine_detectors
 from mamori.aml.reference_cases import BY_ID, CATEGORIES, REFERENCE_CASES
 from mamori.kit.errors import InvalidRequest, RuleCompileError
 from mamori.risk.rules.model import Ruleset
@@ -50,7 +52,7 @@ _RISK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def live_scenarios(scenarios: Sequence[ScenarioLike], ruleset: Ruleset) -> dict[str, tuple[str, ...]]:
     """Scenario id -> its rules that are active in ``ruleset`` (empty: not live)."""
-    active = {r.id for r in ruleset.rules if r.mode == "active"}
+    active = {r.id for r in ruleset.rules if r.mode == "active"} | set(non_engine_detectors())
     return {s.id: tuple(r for r in s.rule_ids if r in active) for s in scenarios}
 
 

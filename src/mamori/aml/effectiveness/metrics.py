@@ -3,9 +3,11 @@
 conversion, precision, time to decision, false-positive reasons).
 
 An alert counts in the period (and the week) in which its event occurred, so a backfill lands where
-it belongs. It belongs to a scenario when one of the rules that fired on it is one of the scenario's
-rules (so one alert may count for several scenarios). Conversion follows the alert: into a case (any
-kind), to a case with a suspicious transaction report draft, to a case with a locked report.
+it belongs; an alert raised outside the engine (the funds tracer's ``AML-TRACE-REACH-001``, which has
+no ``events`` row) counts when it was raised. It belongs to a scenario when one of the rules that fired
+on it is one of the scenario's rules (so one alert may count for several scenarios). Conversion follows
+the alert: into a case (any kind), to a case with a suspicious transaction report draft, to a case with
+a locked report.
 Precision is measured against *closed* cases only: an alert is a true positive when one of its
 closed cases has a fraud disposition (``confirmed_takeover``, ``fraud_attempt_blocked``), a false
 positive when its closed cases say ``legitimate``; ``duplicate`` and open cases do not count. Times
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, func, select
 
 from mamori.adapters.sql.schema import alerts, events
 from mamori.aml.effectiveness import sources
@@ -122,11 +124,11 @@ def load_alerts(engine: Engine, period: Period) -> list[AlertFacts]:
     reports = sources.reports_by_case(engine)
     locked = sources.locked_reports_by_case(engine)
     first_lock = sources.first_lock_by_case(engine)
-    in_period = and_(events.c.occurred_at_us >= period.start_us, events.c.occurred_at_us < period.end_us)
+    occurred = func.coalesce(events.c.occurred_at_us, alerts.c.created_at_us)  # no event: a tracer alert
+    in_period = and_(occurred >= period.start_us, occurred < period.end_us)
     with engine.connect() as conn:
-        rows = conn.execute(select(alerts.c.id, alerts.c.event_id, alerts.c.created_at_us, alerts.c.rules,
-                                   events.c.occurred_at_us)
-                            .join(events, events.c.event_id == alerts.c.event_id)
+        rows = conn.execute(select(alerts.c.id, alerts.c.event_id, alerts.c.created_at_us, alerts.c.rules, occurred)
+                            .outerjoin(events, events.c.event_id == alerts.c.event_id)
                             .where(in_period).order_by(alerts.c.id).limit(MAX_ALERTS + 1)).all()
         if len(rows) > MAX_ALERTS:
             raise InvalidRequest(f"more than {MAX_ALERTS} alerts in the period; choose a shorter one",
@@ -135,7 +137,7 @@ def load_alerts(engine: Engine, period: Period) -> list[AlertFacts]:
             select(case_alerts.c.alert_id, cases.c.id, cases.c.state, cases.c.disposition, cases.c.closed_at_us)
             .join(cases, cases.c.id == case_alerts.c.case_id)
             .join(alerts, alerts.c.id == case_alerts.c.alert_id)
-            .join(events, events.c.event_id == alerts.c.event_id).where(in_period)).all()
+            .outerjoin(events, events.c.event_id == alerts.c.event_id).where(in_period)).all()
     by_alert: dict[int, list[CaseFacts]] = {}
     for alert_id, case_id, state, disposition, closed_at in links:
         cid = int(case_id)

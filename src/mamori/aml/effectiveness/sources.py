@@ -69,6 +69,15 @@ def live_scenarios() -> tuple[ScenarioLike, ...]:
     return tuple(getattr(module, "SCENARIOS", ())) if module is not None else ()
 
 
+def non_engine_detectors() -> dict[str, str]:
+    """Alert rule ids raised outside the rule engine -> what raises them
+    (``mamori.aml.scenarios.NON_ENGINE_DETECTORS``, e.g. the funds tracer's ``AML-TRACE-REACH-001``).
+    Their alerts count in the metrics and their scenarios are live; backtests and sweeps, which re-run
+    engine rules over stored events, cannot re-run them."""
+    module = _module("mamori.aml.scenarios")
+    return dict(getattr(module, "NON_ENGINE_DETECTORS", {})) if module is not None else {}
+
+
 def attack_typologies() -> tuple[str, ...]:
     """The simulator's attack typologies (``mamori.aml.scenarios.TYPOLOGIES`` without ``benign_*``)."""
     module = _module("mamori.aml.scenarios")

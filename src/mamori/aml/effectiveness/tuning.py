@@ -26,7 +26,7 @@ from mamori.aml.effectiveness.history import RunResult, run
 from mamori.aml.effectiveness.metrics import load_alerts
 from mamori.aml.effectiveness.period import Period
 from mamori.aml.effectiveness.runner import RunSpec, Truth, Variant, iter_pairs
-from mamori.aml.effectiveness.sources import ScenarioLike
+from mamori.aml.effectiveness.sources import ScenarioLike, non_engine_detectors
 from mamori.kit.errors import InvalidRequest
 from mamori.risk.rules.model import Ruleset
 
@@ -81,6 +81,18 @@ def _spec(ruleset: Ruleset, scenario: ScenarioLike, variants: tuple[Variant, ...
                    truth, pairs, sample_size)
 
 
+def require_engine_rules(scenario: ScenarioLike) -> None:
+    """Backtests and sweeps re-run engine rules over stored events: a scenario detected only outside
+    the engine (the funds tracer) is skipped with the reason (its alerts still count in the metrics)."""
+    outside = non_engine_detectors()
+    if scenario.rule_ids and all(r in outside for r in scenario.rule_ids):
+        raise _invalid("scenario", f"scenario {scenario.id} is detected outside the rule engine "
+                       f"({'; '.join(f'{r}: {outside[r]}' for r in scenario.rule_ids)}); backtests and threshold "
+                       "sweeps re-run engine rules over stored events, so they skip it (its alerts are counted in "
+                       "the metrics) / ルールエンジン外の検知のため、バックテスト・閾値スイープの対象外です"
+                       "（アラートは指標に計上されます）")
+
+
 def rules_present(scenario: ScenarioLike, ruleset: Ruleset) -> tuple[str, ...]:
     """The scenario's rules that the rule set has (active or shadow); an error when it has none."""
     present = {r.id for r in ruleset.rules if r.mode != "disabled"}
@@ -127,6 +139,7 @@ def sweep(url: str, period: Period, scenario: ScenarioLike, ruleset: Ruleset, *,
           geo: tuple[tuple[str, str | None], ...] | None = (), sample_size: int = 20,
           home_country: str = "JP") -> SweepResult:
     """Re-run the scenario at each value of ``threshold`` (the current value is always included)."""
+    require_engine_rules(scenario)
     allowed = tunable_constants(scenario, ruleset)
     if threshold not in allowed:
         raise _invalid("threshold", f"{threshold!r} is not a threshold of scenario {scenario.id}; "
@@ -164,6 +177,7 @@ def backtest(url: str, period: Period, scenario: ScenarioLike, ruleset: Ruleset,
              geo: tuple[tuple[str, str | None], ...] | None = (), sample_size: int = 20,
              home_country: str = "JP") -> dict[str, Any]:
     """The scenario with the current constants against ``candidate`` values, over the period."""
+    require_engine_rules(scenario)
     if not candidate:
         raise _invalid("set", "give at least one candidate value (name=value)")
     allowed = tunable_constants(scenario, ruleset)

@@ -3,6 +3,8 @@
 ``notional_jpy`` is the yen value of the event: quantity × price for orders (limit price, or the
 reference price for market orders) and executions in JPY, the amount of a fiat transfer in JPY, and
 ``amount_jpy`` of a crypto transfer. ``hour_jst`` / ``weekday_jst`` place the event in Japan time.
+``symbol_base`` is the base asset of a currency-pair symbol (``BTC_JPY``, ``eth_jpy`` -> ``BTC``, ``ETH``),
+so rules can tell crypto-asset pairs (listed in a rule-set constant) from securities codes (``7203``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ def notional_jpy(env: EvalEnv) -> Decimal | None:
     return None
 
 
+def symbol_base(env: EvalEnv) -> str | None:
+    """The base asset of a pair symbol ``BASE_QUOTE``, upper-cased (``btc_jpy`` -> ``BTC``); None for a symbol
+    without the separator (securities codes such as ``7203`` or ``AAPL``)."""
+    symbol = getattr(env.event, "symbol", None)
+    if not symbol:
+        return None
+    base, found, quote = str(symbol).partition("_")
+    return base.upper() if found and base and quote else None
+
+
 class EventFields:
     name = "event_fields"
     stateless = True  # observe/commit do nothing: the engine skips them
@@ -63,6 +75,9 @@ class EventFields:
         yield FeatureDef("notional_jpy", "Yen value of the order, execution or transfer.", "decimal",
                          notional_jpy, frozenset({"order", "execution", "fiat_deposit", "fiat_withdrawal",
                                                   "crypto_deposit", "crypto_withdrawal"}))
+        yield FeatureDef("symbol_base", "Base asset of a currency-pair symbol, upper-cased (BTC_JPY or btc_jpy -> "
+                         "BTC); None for symbols without the _ separator (securities codes).", "str", symbol_base,
+                         frozenset({"order", "execution", "order_cancel"}))
         yield FeatureDef("hour_jst", "Hour of day (0-23) in Japan time when the event occurred.", "int",
                          lambda env: jst_hour(env.ts))
         yield FeatureDef("weekday_jst", "Day of week in Japan time (0 = Monday).", "int",

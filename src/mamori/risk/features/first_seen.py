@@ -1,10 +1,13 @@
 """First-seen flags: is this device, IP, network, ASN, country, destination or symbol new for the
-account?
+account, and has a withdrawal address sent crypto to the account before?
 
 *Known* means: used in a successful login that the engine **allowed** (for client attributes), a
-crypto/fiat withdrawal the engine allowed (for destinations), or an executed trade or held position
-(for symbols). Failed, challenged or held attempts never make anything known, so an attacker cannot
-make their own device trusted by trying. Each value keeps the earliest time it became known, so a
+crypto/fiat withdrawal the engine allowed (for destinations), a crypto deposit the engine allowed (for
+deposit sources), or an executed trade or held position (for symbols). A device is *passkey-verified*
+once a passkey login from it succeeded and was allowed: a passkey is bound to the site and cannot be
+relayed by a phishing page (FSA 2025 request 1, phishing-resistant MFA; NIST SP 800-63B AAL3).
+Failed, challenged or held attempts never make anything known, so an attacker cannot make their own
+device trusted by trying. Each value keeps the earliest time it became known, so a
 late event is judged by its own time: new means "not known before this event occurred".
 """
 
@@ -26,6 +29,13 @@ def _destination(env: EvalEnv) -> str | None:
         return address_key(event.chain, event.address)
     if event.type == "fiat_withdrawal":
         return event.bank_account_fingerprint  # type: ignore[no-any-return]
+    return None
+
+
+def _crypto_address(env: EvalEnv) -> str | None:
+    event: Any = env.event
+    if event.type in ("crypto_deposit", "crypto_withdrawal"):
+        return address_key(event.chain, event.address)
     return None
 
 
@@ -67,6 +77,18 @@ class FirstSeen:
                          "address or bank account before.", "bool",
                          lambda env: self._is_new(env, "destination", _destination(env)),
                          frozenset({"crypto_withdrawal", "fiat_withdrawal"}))
+        yield FeatureDef("destination_was_source", "The account received crypto from this withdrawal address "
+                         "before (a deposit the engine allowed): the customer's own wallet or account elsewhere "
+                         "coming back, not a first payment to a stranger (FATF 2021 virtual-asset guidance on "
+                         "unhosted-wallet transfers: whose wallet it is).", "bool",
+                         lambda env: None if (a := _crypto_address(env)) is None
+                         else not self._is_new(env, "source", a),
+                         frozenset({"crypto_withdrawal"}))
+        yield FeatureDef("device_passkey_verified", "The event's device signed in to this account with a passkey "
+                         "before (allowed): the customer proved on it a factor a phishing page cannot relay. "
+                         "None when the event has no device.", "bool",
+                         lambda env: None if (d := env.event.device_id) is None
+                         else not self._is_new(env, "passkey_device", d))
         yield FeatureDef("new_symbol", "The account never traded or held this symbol before.", "bool",
                          lambda env: self._is_new(env, "symbol", getattr(env.event, "symbol", None)),
                          frozenset({"order", "execution", "order_cancel"}))
@@ -90,5 +112,9 @@ class FirstSeen:
         if event.type == "login" and event.result == "success":
             for dimension, getter in _CLIENT_DIMENSIONS.items():
                 self._mark(event.account_id, dimension, getter(env), env.ts)
+            if event.method == "passkey":
+                self._mark(event.account_id, "passkey_device", event.device_id, env.ts)
         elif event.type in ("crypto_withdrawal", "fiat_withdrawal"):
             self._mark(event.account_id, "destination", _destination(env), env.ts)
+        elif event.type == "crypto_deposit":
+            self._mark(event.account_id, "source", _crypto_address(env), env.ts)
