@@ -7,27 +7,8 @@
 (function () {
   const strings = () => (document.getElementById("aml-strings") || { dataset: {} }).dataset;
   const base = () => (document.getElementById("strings") || { dataset: {} }).dataset;
-  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-  async function send(url, method, body, contentType) {
-    const headers = { "Accept": "application/json", "X-CSRF-Token": csrf() };
-    const init = { method: method, credentials: "same-origin", headers: headers };
-    if (body !== undefined) {
-      headers["Content-Type"] = contentType || "application/json";
-      init.body = contentType ? body : JSON.stringify(body);
-    }
-    const res = await fetch(url, init);
-    let data = {};
-    try { data = await res.json(); } catch (e) { data = {}; }
-    if (!res.ok) {
-      const err = new Error((data.error && data.error.message) || res.statusText);
-      err.code = data.error && data.error.code;
-      err.status = res.status;
-      err.details = data.error && data.error.details;
-      throw err;
-    }
-    return data;
-  }
+  const send = (url, method, body, contentType) => window.mamoriConsole.call(url, method, body, contentType);
 
   function say(text) {
     const box = document.getElementById("status");

@@ -8,12 +8,14 @@
   const strings = () => document.getElementById("strings").dataset;
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-  async function call(url, method, body) {
+  // One JSON API call with the session's CSRF token. Without contentType the body is sent as JSON;
+  // with one (e.g. a file upload) it is sent as it is. Errors carry the API's code, status and details.
+  async function call(url, method, body, contentType) {
     const headers = { "Accept": "application/json", "X-CSRF-Token": csrf() };
     const init = { method: method, credentials: "same-origin", headers: headers };
     if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
+      headers["Content-Type"] = contentType || "application/json";
+      init.body = contentType ? body : JSON.stringify(body);
     }
     const res = await fetch(url, init);
     let data = {};
@@ -223,6 +225,8 @@
       } catch (err) { /* the next round tries again */ }
     }, 30000);
   }
+
+  window.mamoriConsole = Object.freeze({ call: call });  // for the pages' own scripts (aml.js)
 
   document.addEventListener("DOMContentLoaded", () => {
     const logout = document.getElementById("logout-button");
