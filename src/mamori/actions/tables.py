@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, Integer, MetaData, String, Table, Text
 
+from mamori.adapters.sql.schema import AUTO_ID
+
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 held_items = Table(
     "held_items", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("event_id", String(128), nullable=False, unique=True),
     Column("alert_id", BigInteger, nullable=False),
     Column("kind", String(16), nullable=False),  # order | withdrawal
@@ -71,7 +72,7 @@ Index("ix_actions_account", actions.c.account_id, actions.c.proposed_at_us)
 
 action_webhooks = Table(
     "action_webhooks", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("action_id", String(32), nullable=False, unique=True),
     Column("webhook_id", String(64), nullable=False, unique=True),
     Column("body", Text, nullable=False),
@@ -89,7 +90,7 @@ Index("ix_action_webhooks_due", action_webhooks.c.status, action_webhooks.c.next
 
 action_audit = Table(
     "action_audit", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("actor", String(128), nullable=False),
     Column("action", String(64), nullable=False),
     Column("target", String(160), nullable=False),

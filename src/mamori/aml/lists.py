@@ -40,16 +40,16 @@ from sqlalchemy import (
     update,
 )
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.aml.model import EntryKind, ListEntry, RiskCategory
 from mamori.aml.names import name_key
 
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 MAX_ERRORS_KEPT: Final = 200
 
 aml_list_entries = Table(
     "aml_list_entries", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("entry_key", String(512), nullable=False, unique=True),
     Column("kind", String(8), nullable=False),
     Column("chain", String(32), nullable=True),
@@ -74,7 +74,7 @@ Index("ix_aml_entries_category", aml_list_entries.c.category)
 
 aml_list_batches = Table(
     "aml_list_batches", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("source", String(128), nullable=False),
     Column("format", String(16), nullable=False),
     Column("filename", String(255), nullable=True),

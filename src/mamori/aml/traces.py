@@ -27,6 +27,7 @@ from typing import Any, Final
 import orjson
 from sqlalchemy import BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text, insert, select, update
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.adapters.sql.store import SqlStore, now_us
 from mamori.aml.addresses import normalise_address, normalise_chain
 from mamori.aml.chaindata import ChainTx, LineProblem, normalise_txid
@@ -44,11 +45,10 @@ ALERT_SCORE: Final = 80
 MAX_RECHECK: Final = 1000
 
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 aml_traces = Table(
     "aml_traces", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, nullable=True),
     Column("account_id", String(128), nullable=True),
     Column("chain", String(32), nullable=False),
@@ -68,7 +68,7 @@ Index("ix_aml_traces_case", aml_traces.c.case_id)
 
 aml_trace_checks = Table(
     "aml_trace_checks", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("trace_id", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Column("graph_version", Integer, nullable=False),

@@ -39,15 +39,15 @@ from sqlalchemy import (
     select,
 )
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.cases.model import CaseKind, CaseState, Disposition, reference, sla_status
 from mamori.kit.errors import NotFound
 
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 cases = Table(
     "cases", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),
     Column("key", String(256), nullable=False),
     Column("title", String(300), nullable=False),
@@ -97,7 +97,7 @@ Index("ix_case_keys_key_time", case_keys.c.key, case_keys.c.at_us)
 
 case_comments = Table(
     "case_comments", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
     Column("at_us", BigInteger, nullable=False),
     Column("author", String(128), nullable=False),
@@ -106,7 +106,7 @@ case_comments = Table(
 
 case_attachments = Table(
     "case_attachments", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
     Column("at_us", BigInteger, nullable=False),
     Column("author", String(128), nullable=False),
@@ -118,7 +118,7 @@ case_attachments = Table(
 
 case_contacts = Table(
     "case_contacts", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("at_us", BigInteger, nullable=False),
@@ -142,7 +142,7 @@ case_compensation = Table(
 
 case_events = Table(
     "case_events", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Column("actor", String(128), nullable=False),

@@ -18,13 +18,14 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text, insert, select, update
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.kit.errors import Conflict, NotFound
 
 metadata = MetaData()
 
 mail_log = Table(
     "mail_log", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("at_us", BigInteger, nullable=False),
     Column("month", String(7), nullable=False),  # JST month, e.g. 2026-11
     Column("source", String(16), nullable=False),  # proxy | archive

@@ -40,7 +40,6 @@ from sqlalchemy import (
     Column,
     Engine,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
@@ -50,6 +49,7 @@ from sqlalchemy import (
     select,
 )
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.notify.contacts import Contact, ContactLanguage
 from mamori.notify.sanitize import mask_ip
 from mamori.notify.sender import NoticeSender, SendResult, send_all
@@ -353,7 +353,7 @@ notices_metadata = MetaData()
 
 notices_table = Table(
     "notices", notices_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("account_id", String(128), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("dedupe_key", String(200), nullable=False),

@@ -53,6 +53,7 @@ from sqlalchemy import (
     update,
 )
 
+from mamori.adapters.sql.schema import AUTO_ID
 from mamori.notify.contacts import ContactKeyError
 from mamori.notify.dispatch import (
     ContactLookup,
@@ -98,7 +99,7 @@ notice_cursor = Table(
 
 notice_outbox = Table(
     "notice_outbox", outbox_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("account_id", String(128), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("reference", String(40), nullable=False),

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text
 
+from mamori.adapters.sql.schema import AUTO_ID
+
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 rule_hit_counts = Table(
     "rule_hit_counts", metadata,
@@ -53,7 +54,7 @@ rulesadmin_cursor = Table(
 
 rule_drafts = Table(
     "rule_drafts", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("rule_id", String(64), nullable=False),
     Column("is_new", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # open | published | withdrawn
@@ -79,7 +80,7 @@ rule_draft_revisions = Table(
 
 rule_backtests = Table(
     "rule_backtests", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("draft_id", BigInteger, nullable=False, index=True),
     Column("revision", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # running | done | cancelled | failed | interrupted
@@ -97,7 +98,7 @@ rule_backtests = Table(
 
 rule_shadow_runs = Table(
     "rule_shadow_runs", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("draft_id", BigInteger, nullable=False),
     Column("revision", Integer, nullable=False),
     Column("candidate_identity", String(128), nullable=False),
@@ -109,7 +110,7 @@ rule_shadow_runs = Table(
 
 rule_publications = Table(
     "rule_publications", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),  # publish | rollback
     Column("draft_id", BigInteger, nullable=True),
     Column("revision", Integer, nullable=True),

@@ -20,10 +20,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
+"""The type of auto-incremented ids: 64-bit on PostgreSQL, and SQLite's ``INTEGER PRIMARY KEY`` (the
+rowid alias, the only column type SQLite auto-increments) there. Every store module uses this one."""
+
 # Accepted events, in acceptance order (``seq``). The unique ``event_id`` is the idempotency key.
 events = Table(
     "events", metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", AUTO_ID, primary_key=True, autoincrement=True),
     Column("event_id", String(128), nullable=False, unique=True),
     Column("event_type", String(32), nullable=False),
     Column("account_id", String(128), nullable=False),
@@ -54,7 +58,7 @@ Index("ix_decisions_verdict_time", decisions.c.decision, decisions.c.decided_at_
 # Alerts raised by decisions (verdict hold/block or a rule marked alert). Cases build on them.
 alerts = Table(
     "alerts", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("event_id", String(128), nullable=False, unique=True),
     Column("event_type", String(32), nullable=False),
     Column("account_id", String(128), nullable=False),
@@ -92,7 +96,7 @@ rulesets = Table(
 # Append-only, hash-chained record of operator actions (key management, rule set activation).
 audit_log = Table(
     "audit_log", metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", AUTO_ID, primary_key=True, autoincrement=True),
     Column("at_us", BigInteger, nullable=False),
     Column("actor", String(128), nullable=False),
     Column("action", String(64), nullable=False),

@@ -34,15 +34,16 @@ from sqlalchemy import (
     select,
 )
 
+from mamori.adapters.sql.schema import AUTO_ID
+
 __all__ = ["FINAL_STATES", "create_tables", "locked_reports_by_case", "reports_by_case", "str_report_events",
            "str_reports"]
 
 metadata = MetaData()
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 str_reports = Table(
     "str_reports", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("series_id", BigInteger, nullable=True),
     Column("version", Integer, nullable=False),
     Column("case_id", BigInteger, nullable=False),
@@ -65,7 +66,7 @@ Index("ix_str_reports_state", str_reports.c.state, str_reports.c.updated_at_us)
 
 str_report_events = Table(
     "str_report_events", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("report_id", BigInteger, nullable=False),
     Column("series_id", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),
