@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from mamori.actions import held
 from mamori.actions.effects import engine_events, raises_limits
@@ -40,6 +40,7 @@ from mamori.actions.params import FreezeParams, HeldParams, LimitParams, params_
 from mamori.actions.policy import POLICY, ActionKind, ActionState, needs_second_person
 from mamori.actions.tables import action_audit, action_webhooks, actions, create_tables
 from mamori.actions.webhook import ActionsSettings, ActionWebhook
+from mamori.adapters.sql.audit_outbox import AuditRecord, flush_audit_outbox
 from mamori.adapters.sql.store import now_us
 from mamori.events.parse import parse_event
 from mamori.kit.errors import ConfigError, Conflict, FourEyesRequired, InvalidRequest, MamoriError, NotFound
@@ -451,23 +452,10 @@ class ActionsService:
             details=orjson.dumps({"action_id": action_id, **details}).decode()))
 
     def flush_audit(self, limit: int = 1000) -> int:
-        """Append pending step records to the hash-chained audit log, in order; returns how many. Never
-        raises: what could not be appended stays pending for the next call (the worker calls it too)."""
-        done = 0
-        with self._audit_lock:
-            try:
-                with self.db.connect() as conn:
-                    rows = conn.execute(select(action_audit).where(action_audit.c.pending.is_(True))
-                                        .order_by(action_audit.c.id).limit(limit)).all()
-                for r in rows:
-                    self.risk.store.audit(actor=r.actor, action=r.action, target=r.target,
-                                          details={**orjson.loads(r.details), "audit_id": r.id})
-                    with self.db.begin() as conn:
-                        conn.execute(update(action_audit).where(action_audit.c.id == r.id).values(pending=False))
-                    done += 1
-            except Exception:
-                log.exception("could not append action steps to the audit log; they stay queued")
-        return done
+        """Append pending step records to the hash-chained audit log, in order; returns how many (never raises;
+        what could not be appended stays pending for the next call — the worker calls it too)."""
+        return flush_audit_outbox(self.risk.store, action_audit, action_audit.c.pending, _action_audit_record,
+                                  lock=self._audit_lock, what="action steps", limit=limit)
 
     async def _flush(self) -> None:
         await asyncio.to_thread(self.flush_audit)
@@ -508,3 +496,8 @@ class ActionsService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def _action_audit_record(row: RowMapping) -> AuditRecord:
+    details = {**orjson.loads(row["details"]), "audit_id": row["id"]}
+    return AuditRecord(row["actor"], row["action"], row["target"], details)

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select
 
+from mamori.adapters.sql.audit_outbox import AuditRecord, flush_audit_outbox
 from mamori.adapters.sql.store import SqlStore, now_us
 from mamori.cases import queries
 from mamori.cases.attachments import AttachmentFiles, clean_filename, normalise_content_type
@@ -74,26 +75,9 @@ class CasesService:
         self.store.audit(actor=actor, action=action, target=target, details=details)
 
     def flush_audit(self, *, limit: int = 1000) -> int:
-        """Append pending ``case_events`` rows to the audit log; returns how many. Never raises: a failure
-        is logged and the rows stay pending for the next call."""
-        done = 0
-        with self._audit_lock:
-            try:
-                with self.store.engine.connect() as conn:
-                    rows = conn.execute(select(case_events).where(case_events.c.audit_pending.is_(True))
-                                        .order_by(case_events.c.id).limit(limit)).mappings().all()
-                for row in rows:
-                    details = {"case_id": row["case_id"], "case_event_id": row["id"], **orjson.loads(row["details"])}
-                    if row["from_state"] or row["to_state"]:
-                        details |= {"from_state": row["from_state"], "to_state": row["to_state"]}
-                    self._audit_now(row["actor"], row["action"], f"case:{row['case_id']}", details)
-                    with self.store.engine.begin() as conn:
-                        conn.execute(update(case_events).where(case_events.c.id == row["id"])
-                                     .values(audit_pending=False))
-                    done += 1
-            except Exception:
-                log.exception("could not append case actions to the audit log; they stay queued")
-        return done
+        """Append pending ``case_events`` rows to the audit log; returns how many (never raises)."""
+        return flush_audit_outbox(self.store, case_events, case_events.c.audit_pending, _case_audit_record,
+                                  lock=self._audit_lock, what="case actions", limit=limit)
 
     def _acted(self, record: CaseRecord) -> dict[str, Any]:
         self.flush_audit()
@@ -287,6 +271,13 @@ class CasesService:
                                details={"case_id": campaign_id, "kind": group.kind.value})
             members = [m["id"] for m in queries.member_account_cases(conn, campaign_id, open_only=True)]
         return ([campaign_id] if include_campaign else []) + members
+
+
+def _case_audit_record(row: RowMapping) -> AuditRecord:
+    details = {"case_id": row["case_id"], "case_event_id": row["id"], **orjson.loads(row["details"])}
+    if row["from_state"] or row["to_state"]:
+        details |= {"from_state": row["from_state"], "to_state": row["to_state"]}
+    return AuditRecord(row["actor"], row["action"], f"case:{row['case_id']}", details)
 
 
 async def refresh_periodically(service: CasesService, interval_s: float = 5.0) -> None:

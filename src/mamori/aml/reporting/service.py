@@ -13,15 +13,15 @@ compares it with the version's last editor.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
+from mamori.adapters.sql.audit_outbox import AuditRecord, flush_audit_outbox
 from mamori.adapters.sql.store import SqlStore, now_us
 from mamori.aml.reporting.crypto import ReportCipher
 from mamori.aml.reporting.draft import DAY_US, build_draft
@@ -44,8 +44,6 @@ from mamori.aml.reporting.workflow import (
 from mamori.cases.store import begin_write
 from mamori.cases.store import create_tables as create_case_tables
 from mamori.kit.errors import InvalidRequest, NotFound, StorageUnavailable
-
-log = logging.getLogger("mamori.str")
 
 MAX_LIST: Final = 200
 _META: Final = ("id", "series_id", "version", "case_id", "state", "created_at_us", "created_by", "updated_at_us",
@@ -97,25 +95,8 @@ class StrService:
 
     def flush_audit(self, *, limit: int = 1000) -> int:
         """Append pending history rows to the audit log; never raises (they stay pending on failure)."""
-        done = 0
-        with self._audit_lock:
-            try:
-                with self.engine.connect() as conn:
-                    rows = conn.execute(select(str_report_events).where(str_report_events.c.audit_pending.is_(True))
-                                        .order_by(str_report_events.c.id).limit(limit)).mappings().all()
-                for row in rows:
-                    details = {"report_id": row["report_id"], "series_id": row["series_id"],
-                               "str_event_id": row["id"], "from_state": row["from_state"],
-                               "to_state": row["to_state"], **orjson.loads(row["details"])}
-                    self.store.audit(actor=row["actor"], action=row["action"], target=f"str:{row['report_id']}",
-                                     details=details)
-                    with self.engine.begin() as conn:
-                        conn.execute(update(str_report_events).where(str_report_events.c.id == row["id"])
-                                     .values(audit_pending=False))
-                    done += 1
-            except Exception:
-                log.exception("could not append report actions to the audit log; they stay queued")
-        return done
+        return flush_audit_outbox(self.store, str_report_events, str_report_events.c.audit_pending,
+                                  _report_audit_record, lock=self._audit_lock, what="report actions", limit=limit)
 
     def _audit_read(self, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
         self.store.audit(actor=actor, action=action, target=target, details=details)
@@ -365,3 +346,9 @@ class StrService:
             raise StorageUnavailable("the export could not be recorded in the audit log, so it is not given out; "
                                      "try again")
         return name, media, data
+
+
+def _report_audit_record(row: RowMapping) -> AuditRecord:
+    details = {"report_id": row["report_id"], "series_id": row["series_id"], "str_event_id": row["id"],
+               "from_state": row["from_state"], "to_state": row["to_state"], **orjson.loads(row["details"])}
+    return AuditRecord(row["actor"], row["action"], f"str:{row['report_id']}", details)
