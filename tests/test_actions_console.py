@@ -6,6 +6,7 @@ outcome and the webhook delivery, in Japanese and English; roles and CSRF are ch
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -99,7 +100,9 @@ def test_propose_from_the_held_page_and_approve_in_the_queue(world: dict[str, An
         time.sleep(0.05)
     assert recent.count("Delivered") >= 3, recent
     settled = analyst.http.get("/console/held", params={"state": ""}, headers={"Accept-Language": "en"}).text
-    assert "Released" in settled and "Cancelled" in settled
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(r'<tr data-held="(\d+)">(.*?)</tr>', settled, re.S)}
+    assert "Released" in rows[wd] and "Cancelled" not in rows[wd], rows[wd]  # the row, not the state filter
+    assert "Cancelled" in rows[order] and "Released" not in rows[order], rows[order]
     receiver: Receiver = world["receiver"]
     assert {f"msg_{release.json()['id']}", f"msg_{cancel.json()['id']}"} <= set(receiver.ids())
     assert receiver.bad_signatures == 0

@@ -33,10 +33,9 @@ def _entries(n: int) -> list[ListEntry]:
 
 
 def run_screen_bench(entries: int = 100_000, lookups: int = 200_000, *, hit_share: float = 0.1,
-                     eip55_share: float = 0.05, seed: int = 7, screenings: int | None = None) -> dict[str, Any]:
+                     eip55_share: float = 0.05, seed: int = 7) -> dict[str, Any]:
     """Screen ``lookups`` addresses against ``entries`` listed ones; returns screenings_per_s and the hit
-    ratio (``screenings`` is an alias of ``lookups``)."""
-    lookups = screenings or lookups
+    ratio."""
     rng = random.Random(seed)
     listed = _entries(entries)
     started = time.perf_counter()
