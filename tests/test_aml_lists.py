@@ -207,6 +207,8 @@ def test_another_process_changing_the_lists_is_picked_up(store: SqlStore, svc: S
     other = ScreeningService(store)
     svc.screener.refresh_every_s = 0.0
     other.import_file(f"chain,address,category\ntron,{TRON},mixer\n".encode(), "csv", source="s", actor="a")
+    assert svc.screen("tron", TRON).category is None  # a screening never reads the store (it runs per event)
+    svc.screener.maybe_refresh()  # what the server's background loop does every few seconds
     assert svc.screen("tron", TRON).category is RiskCategory.mixer
 
 

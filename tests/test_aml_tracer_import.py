@@ -10,7 +10,9 @@ import pytest
 from mamori.aml.addresses import synthetic_address
 from mamori.aml.exposure import GraphExposure
 from mamori.aml.graph import ChainGraph, GraphStore
+from mamori.aml.imports import entry_from_row
 from mamori.aml.model import RiskCategory
+from mamori.aml.screening import Screener, ScreeningIndex
 from mamori.aml.tracer import TraceLimits, trace
 from mamori.kit.errors import InvalidRequest
 
@@ -150,6 +152,22 @@ def test_indirect_exposure_forward_and_backward(tmp_path: Path) -> None:
     assert exposure.exposure_directed("ethereum", e[5], "forward") is None
     store.import_file(jsonl(tmp_path / "y.jsonl", more))
     assert exposure.exposure_directed("ethereum", e[5], "forward") == (RiskCategory.online_casino, 2)
+
+
+def test_exposure_follows_a_change_of_the_risk_lists_without_a_new_graph(tmp_path: Path) -> None:
+    """The cached answer is keyed on the screener's list version too: listing an address later changes
+    the exposure of its neighbours at once, although the graph did not change."""
+    a, b, c = (synthetic_address("ethereum", f"l{i}".encode()) for i in range(3))
+    records = [{"chain": "ethereum", "txid": f"0x{i:04x}", "time": f"2026-05-0{i + 1}T00:00:00Z", "from": x, "to": y,
+                "value": "1"} for i, (x, y) in enumerate([(a, b), (b, c)])]
+    store = GraphStore(tmp_path / "graph")
+    store.import_file(jsonl(tmp_path / "x.jsonl", records))
+    screener = Screener.from_entries([])
+    exposure = GraphExposure(store, screener, max_hops=3)
+    assert exposure.exposure_directed("ethereum", a, "forward") is None
+    listed = entry_from_row({"chain": "ethereum", "address": c, "category": "mixer"}, {"source": "t"})
+    screener.index = ScreeningIndex([listed], version=1)  # what a refresh after a list import swaps in
+    assert exposure.exposure_directed("ethereum", a, "forward") == (RiskCategory.mixer, 2)
 
 
 def test_the_crypto_simulators_chain_is_imported_and_casino_payments_are_traced(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ class GraphExposure:
         self.max_hops = max_hops
         self.max_nodes = max_nodes
         self.max_edges_per_node = max_edges_per_node
-        self._cache: OrderedDict[tuple[int, str, str, str], tuple[RiskCategory, int] | None] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, str, str, str], tuple[RiskCategory, int] | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def _graph(self) -> ChainGraph:
@@ -58,7 +58,8 @@ class GraphExposure:
         except (UnknownChain, InvalidAddress):
             return None
         graph = self._graph()
-        key = (graph.version, canonical, normalised, direction)
+        # Answers depend on the graph and on the labels: a Screener's lists change without the graph.
+        key = (graph.version, int(getattr(self.labels, "version", 0)), canonical, normalised, str(direction))
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

@@ -181,7 +181,9 @@ def hit_order(hit: ScreeningHit) -> tuple[int, int, Decimal]:
 
 
 class LabelLookup(Protocol):
-    """Direct attribution of one address (the tracer stops or flags on it)."""
+    """Direct attribution of one address (the tracer stops or flags on it). ``chain`` is canonical and
+    ``address`` normalised, as the chain graph stores them (called once per node of a walk: no
+    re-validation, no network calls)."""
 
     def label(self, chain: str, address: str) -> RiskCategory | None: ...
 

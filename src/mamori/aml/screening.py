@@ -15,6 +15,8 @@ sanctions and the firm's own lists) are what this implements.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +39,8 @@ from mamori.aml.model import (
 )
 from mamori.aml.names import DEFAULT_THRESHOLD, NameForms, NameMatch, compare
 from mamori.aml.providers import AttributionProvider, ProviderUnavailable
+
+log = logging.getLogger("mamori.aml.screening")
 
 _Hit = tuple[ScreeningHit, int | None]  # (hit, expires_at_us)
 _NAME_CANDIDATES: Final = 25
@@ -188,8 +192,9 @@ class Screener:
             self.reload()
 
     def screen(self, chain: str, address: str, *, now_us: int | None = None) -> ScreeningResult:
-        """Screen one address. Raises ``UnknownChain`` / ``InvalidAddress`` for bad input."""
-        self.maybe_refresh()
+        """Screen one address on the current index (never reads the store: the engine calls this per
+        event; :func:`refresh_periodically` swaps in new indexes). Raises ``UnknownChain`` /
+        ``InvalidAddress`` for bad input."""
         canonical = normalise_chain(chain)
         normalised = normalise_address(canonical, address)
         now = self.clock() if now_us is None else now_us
@@ -204,12 +209,17 @@ class Screener:
                 errors.append(f"{provider.name}: {exc}"[:200])
         return ScreeningResult(canonical, normalised, tuple(sorted(merged, key=hit_order)), tuple(errors))
 
+    @property
+    def version(self) -> int:
+        """The lists' version the current index was built from (derived answers, e.g. cached exposure,
+        are keyed on it)."""
+        return self.index.version
+
     def label(self, chain: str, address: str) -> RiskCategory | None:
-        try:
-            result = self.screen(chain, address)
-        except Exception:
-            return None
-        return result.category
+        """The local lists' label of a canonical chain and normalised address (graph nodes): an index
+        lookup, per node of a trace or exposure walk (commercial providers are asked per screened event,
+        not per node)."""
+        return self.index.label(chain, address, self.clock())
 
     def exposure(self, chain: str, address: str) -> tuple[RiskCategory, int] | None:
         if self.exposure_lookup is None:
@@ -217,8 +227,18 @@ class Screener:
         return self.exposure_lookup.exposure(chain, address)
 
     def screen_names(self, names: Sequence[str], *, threshold: float = DEFAULT_THRESHOLD) -> list[NameHit]:
-        self.maybe_refresh()
         return self.index.screen_names(names, threshold=threshold, now_us=self.clock())
+
+
+async def refresh_periodically(screener: Screener, interval_s: float = 5.0) -> None:
+    """Pick up list changes made elsewhere (a CLI import, another node) in the background, so that the
+    store query and the index rebuild never run inside a decision. A failing round is logged and retried."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(screener.maybe_refresh)
+        except Exception:
+            log.exception("could not refresh the screening lists; retrying in %.0f s", interval_s)
 
 
 class StaticExposure:

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from mamori import __version__
 from mamori.aml.reporting.setup import build_str_service
+from mamori.aml.screening import refresh_periodically as refresh_screening_periodically
 from mamori.api.actions_routes import register_actions
 from mamori.api.aml_effectiveness_routes import effectiveness_service_for, register_aml_effectiveness
 from mamori.api.aml_routes import register_aml
@@ -182,6 +183,10 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
             CasesService, svc.store, settings.data_dir, firm_name_ja=settings.firm_name_ja,
             firm_name_en=settings.firm_name_en, support_phone=settings.support_phone)
         cases_loop = asyncio.create_task(refresh_periodically(state["cases"], 5.0))
+        # List changes made elsewhere (the CLI, another node) reach the engine's screening from here, never
+        # from inside a decision.
+        lists_loop = (asyncio.create_task(refresh_screening_periodically(svc.screening.screener, 5.0))
+                      if svc.screening is not None else None)
         # The funds tracer's graph also gives the engine's screening its indirect exposure (n hops):
         # open it now rather than at the first tracing request.
         await asyncio.to_thread(state["traces"])
@@ -217,6 +222,8 @@ def create_app(settings: Settings, service: RiskService | None = None) -> FastAP
             poller.cancel()
             snapshots.cancel()
             cases_loop.cancel()
+            if lists_loop is not None:
+                lists_loop.cancel()
             if notices is not None:
                 svc.on_decided = None
                 await notices.stop()
