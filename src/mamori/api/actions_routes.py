@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mamori.actions import ActionsService, ActionsSettings
+from mamori.api.auth import Principal
 from mamori.risk.service import RiskService
 
 __all__ = ["register_actions"]
@@ -67,10 +68,6 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _actor(p: Any) -> str:
-    return str(getattr(p, "actor", None) or f"api-key:{p.key_id}")
-
-
 def session_ender(get_auth: Callable[[], Any]) -> Callable[[str], int]:
     """End a frozen account's sessions and their OpenID Connect tokens (as ``POST .../freeze`` does)."""
     def end(account_id: str) -> int:
@@ -84,7 +81,7 @@ def session_ender(get_auth: Callable[[], Any]) -> Callable[[str], int]:
     return end
 
 
-def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principal: Callable[[Request, str], Any],
+def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principal: Callable[[Request, str], Principal],
                      settings: ActionsSettings | None = None,
                      get_auth: Callable[[], Any] | None = None) -> Callable[[], ActionsService]:
     """Add the routes and the worker's lifespan; returns the service getter (for the console pages).
@@ -119,7 +116,7 @@ def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principa
         p = principal(request, "decisions:read")
         rows = await asyncio.to_thread(service().held, state=state, account_id=account_id, kind=kind, limit=limit,
                                        before_id=cursor)
-        await asyncio.to_thread(get_risk().store.audit, actor=_actor(p), action="held.list", target="held",
+        await asyncio.to_thread(get_risk().store.audit, actor=p.actor, action="held.list", target="held",
                                 details={"filters": {"state": state, "account_id": account_id, "kind": kind},
                                          "held_ids": [r["id"] for r in rows]})
         return _json({"held": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
@@ -127,7 +124,7 @@ def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principa
     @router.post("/v1/actions", summary="Propose an action (protective ones run at once)", status_code=201)
     async def propose(request: Request, body: ProposeIn) -> Response:
         p = principal(request, "actions:propose")
-        out = await service().propose(_actor(p), kind=body.kind, reason=body.reason, params=body.params,
+        out = await service().propose(p.actor, kind=body.kind, reason=body.reason, params=body.params,
                                       case_id=body.case_id)
         return _json(out, 201)
 
@@ -138,7 +135,7 @@ def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principa
         p = principal(request, "actions:propose")
         item = await asyncio.to_thread(service().held_item, held_id)
         kind = f"{body.outcome}_{item.kind}"
-        out = await service().propose(_actor(p), kind=kind, reason=body.reason, params={"held_id": held_id},
+        out = await service().propose(p.actor, kind=kind, reason=body.reason, params={"held_id": held_id},
                                       case_id=body.case_id)
         return _json(out, 201)
 
@@ -161,17 +158,17 @@ def register_actions(app: FastAPI, get_risk: Callable[[], RiskService], principa
     @router.post("/v1/actions/{action_id}/approve", summary="Approve (a different principal from the proposer)")
     async def approve(request: Request, body: DecisionIn | None = None, action_id: str = ActionId) -> Response:
         p = principal(request, "actions:approve")
-        return _json(await service().approve(_actor(p), action_id, body.note if body else None))
+        return _json(await service().approve(p.actor, action_id, body.note if body else None))
 
     @router.post("/v1/actions/{action_id}/reject", summary="Reject a proposed action")
     async def reject(request: Request, body: DecisionIn | None = None, action_id: str = ActionId) -> Response:
         p = principal(request, "actions:approve")
-        return _json(await service().reject(_actor(p), action_id, body.note if body else None))
+        return _json(await service().reject(p.actor, action_id, body.note if body else None))
 
     @router.post("/v1/actions/{action_id}/retry", summary="Send a failed action to the firm's systems again")
     async def retry(request: Request, action_id: str = ActionId) -> Response:
         p = principal(request, "actions:propose")
-        return _json(await service().retry(_actor(p), action_id))
+        return _json(await service().retry(p.actor, action_id))
 
     app.include_router(router)
     return service

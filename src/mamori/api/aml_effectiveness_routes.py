@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from mamori.aml.effectiveness.period import Period
 from mamori.aml.effectiveness.report import ReportOptions
 from mamori.aml.effectiveness.service import EffectivenessService
+from mamori.api.auth import Principal
 from mamori.kit.errors import InvalidRequest
 
 __all__ = ["READ_SCOPE", "register_aml_effectiveness"]
@@ -74,7 +75,7 @@ async def _body(request: Request, model: type[_Body]) -> Any:
 
 
 def register_aml_effectiveness(app: FastAPI, get_service: Callable[[], EffectivenessService],
-                               principal: Callable[[Request, str], Any]) -> None:
+                               principal: Callable[[Request, str], Principal]) -> None:
     """Add the routes; ``get_service`` builds the service on the store and the active rule set."""
 
     @app.get("/v1/aml/effectiveness/metrics", tags=["aml"], summary="Outcome figures per AML scenario")

@@ -38,6 +38,7 @@ from mamori.aml.lists import from_us
 from mamori.aml.model import ListEntry, RiskCategory
 from mamori.aml.names import DEFAULT_THRESHOLD
 from mamori.aml.screening_service import MAX_BATCH_SCREEN, ScreeningService
+from mamori.api.auth import Principal
 from mamori.kit.errors import InvalidRequest, MamoriError, NotFound
 
 __all__ = ["READ_SCOPE", "WRITE_SCOPE", "register_aml"]
@@ -123,7 +124,7 @@ async def _model(request: Request, model: type[BaseModel]) -> Any:
 
 
 def register_aml(app: FastAPI, get_screening: Callable[[], ScreeningService | None],
-                 principal: Callable[[Request, str], Any]) -> None:
+                 principal: Callable[[Request, str], Principal]) -> None:
     """Add the ``/v1/aml`` screening and list routes. ``get_screening`` returns the risk service's
     :class:`ScreeningService` (the one whose screener the engine uses)."""
     tags: list[str | Enum] = ["aml"]

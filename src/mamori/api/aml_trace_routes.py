@@ -39,6 +39,7 @@ from mamori.aml.exposure import GraphExposure
 from mamori.aml.graph import GraphStore
 from mamori.aml.tracer import MAX_HOPS_LIMIT, TraceLimits
 from mamori.aml.traces import TraceRequest, TraceService
+from mamori.api.auth import Principal
 from mamori.kit.errors import InvalidRequest
 from mamori.kit.settings import Settings
 
@@ -79,10 +80,6 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _actor(p: Any) -> str:
-    return str(getattr(p, "actor", None) or f"api-key:{p.key_id}")
-
-
 def trace_service_for(get_risk: Callable[[], Any], settings: Settings,
                       get_cases: Callable[[], Any]) -> Callable[[], TraceService]:
     """A lazy factory of the application's :class:`TraceService`: the graph under the data directory,
@@ -109,7 +106,7 @@ def trace_service_for(get_risk: Callable[[], Any], settings: Settings,
 
 
 def register_aml_traces(app: FastAPI, get_service: Callable[[], TraceService],
-                        principal: Callable[[Request, str], Any]) -> None:
+                        principal: Callable[[Request, str], Principal]) -> None:
     """Add the tracing routes (see the module docstring)."""
     tags: list[str | Enum] = ["aml"]
 
@@ -124,7 +121,7 @@ def register_aml_traces(app: FastAPI, get_service: Callable[[], TraceService],
             at_us=None if body.at is None else int(body.at.timestamp() * 1_000_000),
             amount=None if body.amount is None else float(body.amount), asset=body.asset, case_id=body.case_id,
             account_id=body.account_id, limits=limits)
-        record = await run_in_threadpool(get_service().create, _actor(p), trace_request)
+        record = await run_in_threadpool(get_service().create, p.actor, trace_request)
         return _json(record, 201)
 
     @app.get("/v1/aml/traces", tags=tags, summary="Traces, newest first")
@@ -132,24 +129,24 @@ def register_aml_traces(app: FastAPI, get_service: Callable[[], TraceService],
                           case_id: int | None = Query(None, ge=1, le=_MAX_INT),
                           limit: int = Query(100, ge=1, le=1000)) -> Response:
         p = principal(request, READ_SCOPE)
-        rows = await run_in_threadpool(lambda: get_service().list_traces(_actor(p), status=status, case_id=case_id,
+        rows = await run_in_threadpool(lambda: get_service().list_traces(p.actor, status=status, case_id=case_id,
                                                                          limit=limit))
         return _json({"traces": rows})
 
     @app.post("/v1/aml/traces/recheck", tags=tags, summary="Re-check open traces against the chain data now")
     async def recheck(request: Request) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_service().recheck, _actor(p)))
+        return _json(await run_in_threadpool(get_service().recheck, p.actor))
 
     @app.get("/v1/aml/traces/{trace_id}", tags=tags, summary="One trace with its paths and re-checks")
     async def get_trace(request: Request, trace_id: int = Path(ge=1, le=_MAX_INT)) -> Response:
         p = principal(request, READ_SCOPE)
-        return _json(await run_in_threadpool(get_service().get, _actor(p), trace_id))
+        return _json(await run_in_threadpool(get_service().get, p.actor, trace_id))
 
     @app.post("/v1/aml/traces/{trace_id}/close", tags=tags, summary="Close a trace (no more re-checks)")
     async def close(request: Request, trace_id: int = Path(ge=1, le=_MAX_INT)) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_service().close, _actor(p), trace_id))
+        return _json(await run_in_threadpool(get_service().close, p.actor, trace_id))
 
     @app.post("/v1/aml/chain", tags=tags, summary="Import chain data (mamori chain JSONL), then re-check traces")
     async def import_chain(request: Request) -> Response:
@@ -165,7 +162,7 @@ def register_aml_traces(app: FastAPI, get_service: Callable[[], TraceService],
         data = b"".join(chunks)
 
         def run() -> dict[str, Any]:
-            return get_service().import_chain(_actor(p), read_jsonl(io.BytesIO(data)))
+            return get_service().import_chain(p.actor, read_jsonl(io.BytesIO(data)))
 
         return _json(await run_in_threadpool(run))
 

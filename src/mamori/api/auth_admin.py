@@ -78,16 +78,13 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
                         principal: Callable[[Request, str], Principal]) -> None:
-    def actor(p: Principal) -> str:
-        return p.actor
-
     @app.post("/v1/auth/customers", tags=["authentication"], status_code=201,
               summary="Register a customer with the login service")
     async def create_customer(request: Request, body: CustomerCreate) -> Response:
         p = principal(request, "accounts:admin")
         auth = get_auth()
         await auth.create_customer(account_id=body.account_id, login_id=body.login_id, segment=body.segment,
-                                   password=body.password, transition_days=body.transition_days, actor=actor(p))
+                                   password=body.password, transition_days=body.transition_days, actor=p.actor)
         return _json(await auth.customer_view(body.account_id), 201)
 
     @app.get("/v1/auth/customers/{account_id}", tags=["authentication"],
@@ -101,14 +98,14 @@ def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
     async def set_transition(request: Request, account_id: str, body: TransitionUpdate) -> Response:
         p = principal(request, "accounts:admin")
         auth = get_auth()
-        await auth.set_transition(account_id, body.until, actor(p))
+        await auth.set_transition(account_id, body.until, p.actor)
         return _json(await auth.customer_view(account_id))
 
     @app.post("/v1/auth/customers/{account_id}/totp", tags=["authentication"],
               summary="Create the customer's authenticator-app secret (shown once; audited)")
     async def set_totp(request: Request, account_id: str) -> Response:
         p = principal(request, "accounts:admin")
-        secret, uri = await get_auth().set_totp(account_id, actor(p))
+        secret, uri = await get_auth().set_totp(account_id, p.actor)
         return _json({"account_id": account_id, "secret": secret, "otpauth_uri": uri})
 
     @app.post("/v1/auth/customers/{account_id}/recovery", tags=["authentication"],
@@ -117,7 +114,7 @@ def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
         p = principal(request, "accounts:admin")
         code, expires_us = await get_auth().issue_recovery(
             account_id, operator_id=body.operator_id, method=body.method, reference=body.reference,
-            remove_passkeys=body.remove_passkeys, actor=actor(p))
+            remove_passkeys=body.remove_passkeys, actor=p.actor)
         return _json({"account_id": account_id, "recovery_code": code,
                       "expires_at": dt.datetime.fromtimestamp(expires_us / 1e6, dt.UTC).isoformat(),
                       "deliver": "Tell the customer by phone, post or at the counter; never by e-mail or link."})
@@ -140,7 +137,7 @@ def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
         if auth.oidc is not None:
             for session_id in ended:
                 auth.oidc.revoke_session(session_id)
-        await asyncio.to_thread(auth.audit, actor=actor(p), action="auth.sessions.revoke", target=account_id,
+        await asyncio.to_thread(auth.audit, actor=p.actor, action="auth.sessions.revoke", target=account_id,
                                 details={"sessions": len(ended)})
         return _json({"ended": len(ended)})
 
@@ -157,7 +154,7 @@ def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
         auth = get_auth()
         await asyncio.to_thread(auth.store.customer, body.account_id)
         step = auth.stepups.create(body.account_id, body.operation, reference=body.reference)
-        await asyncio.to_thread(auth.audit, actor=actor(p), action="auth.stepup.create", target=body.account_id,
+        await asyncio.to_thread(auth.audit, actor=p.actor, action="auth.stepup.create", target=body.account_id,
                                 details={"stepup_id": step.id, "kind": step.kind,
                                          "operation_sha256": step.digest.hex(), "reference": body.reference})
         return _json({**step.public(), "page": f"/auth/stepup/{step.id}"}, 201)
@@ -173,7 +170,7 @@ def register_auth_admin(app: FastAPI, get_auth: Callable[[], AuthService],
         p = principal(request, "auth:stepup")
         auth = get_auth()
         step = auth.stepups.consume(stepup_id, body.account_id, body.operation)
-        await asyncio.to_thread(auth.audit, actor=actor(p), action="auth.stepup.consume", target=body.account_id,
+        await asyncio.to_thread(auth.audit, actor=p.actor, action="auth.stepup.consume", target=body.account_id,
                                 details={"stepup_id": step.id, "kind": step.kind,
                                          "operation_sha256": step.digest.hex()})
         return _json(step.public())

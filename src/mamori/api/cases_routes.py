@@ -41,6 +41,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from mamori.api.auth import Principal
 from mamori.cases.attachments import download_headers, served_type
 from mamori.cases.letters import Letter
 from mamori.cases.model import CaseKind, CaseState, CompensationStatus, ContactChannel, Disposition, Sla
@@ -161,11 +162,6 @@ def _letter(letter: Letter, case_id: int) -> dict[str, Any]:
             "subject": letter.subject, "body": letter.body, "sha256": letter.sha256}
 
 
-def _actor(p: Any) -> str:
-    """The audit actor: ``api-key:<id>`` or ``operator:<login id>`` (:attr:`mamori.api.auth.Principal.actor`)."""
-    return str(p.actor)
-
-
 async def _bounded_json(request: Request, model: type[BaseModel], limit: int) -> Any:
     """Read and validate a JSON body of at most ``limit`` bytes (stops reading as soon as it is larger)."""
     declared = request.headers.get("content-length", "")
@@ -188,7 +184,7 @@ async def _bounded_json(request: Request, model: type[BaseModel], limit: int) ->
 
 
 def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
-                   principal: Callable[[Request, str], Any]) -> None:
+                   principal: Callable[[Request, str], Principal]) -> None:
     """Add the ``/v1/cases`` routes. ``get_cases`` returns the application's :class:`CasesService`;
     ``principal(request, scope)`` authenticates the API key and checks the scope (returns the principal,
     whose ``actor`` - ``api-key:<id>`` or ``operator:<login id>`` - is named in the audit log)."""
@@ -202,20 +198,20 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
                          limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)) -> Response:
         p = principal(request, READ_SCOPE)
         return _json(await run_in_threadpool(
-            lambda: get_cases().list_cases(_actor(p), state=state, kind=kind, assignee=assignee, sla=sla,
+            lambda: get_cases().list_cases(p.actor, state=state, kind=kind, assignee=assignee, sla=sla,
                                            priority=priority, account_id=account_id, limit=limit, offset=offset)))
 
     @app.post("/v1/cases/refresh", tags=tags, summary="File new alerts into cases now")
     async def refresh(request: Request) -> Response:
         p = principal(request, WRITE_SCOPE)
-        report = await run_in_threadpool(get_cases().refresh, _actor(p))
+        report = await run_in_threadpool(get_cases().refresh, p.actor)
         return _json(report.to_dict())
 
     @app.post("/v1/cases/bulk", tags=tags, summary="One action over a campaign's account cases (or listed cases)")
     async def bulk(request: Request, body: BulkIn) -> Response:
         p = principal(request, WRITE_SCOPE)
         return _json(await run_in_threadpool(
-            lambda: get_cases().bulk(_actor(p), action=body.action, campaign_id=body.campaign_id,
+            lambda: get_cases().bulk(p.actor, action=body.action, campaign_id=body.campaign_id,
                                      case_ids=body.case_ids, include_campaign=body.include_campaign,
                                      assignee=body.assignee, state=body.state, disposition=body.disposition,
                                      reason=body.reason, body=body.body,
@@ -224,34 +220,34 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
     @app.get("/v1/cases/{case_id}", tags=tags, summary="One case in full (audited view of personal data)")
     async def get_case(request: Request, case_id: CaseId) -> Response:
         p = principal(request, READ_SCOPE)
-        return _json(await run_in_threadpool(get_cases().view, _actor(p), case_id))
+        return _json(await run_in_threadpool(get_cases().view, p.actor, case_id))
 
     @app.post("/v1/cases/{case_id}/state", tags=tags, summary="Change the case's state or disposition")
     async def change_state(request: Request, body: StateChange, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
         return _json(await run_in_threadpool(
-            lambda: get_cases().transition(_actor(p), case_id, body.state, disposition=body.disposition,
+            lambda: get_cases().transition(p.actor, case_id, body.state, disposition=body.disposition,
                                            reason=body.reason, next_contact_due_us=_us(body.next_contact_due_at))))
 
     @app.post("/v1/cases/{case_id}/assign", tags=tags, summary="Assign the case to an operator (or unassign)")
     async def assign(request: Request, body: Assignment, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_cases().assign, _actor(p), case_id, body.assignee))
+        return _json(await run_in_threadpool(get_cases().assign, p.actor, case_id, body.assignee))
 
     @app.post("/v1/cases/{case_id}/priority", tags=tags, summary="Set the case's priority (1-4)")
     async def priority(request: Request, body: PriorityChange, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_cases().set_priority, _actor(p), case_id, body.priority))
+        return _json(await run_in_threadpool(get_cases().set_priority, p.actor, case_id, body.priority))
 
     @app.post("/v1/cases/{case_id}/due", tags=tags, summary="Set or clear the case's due date")
     async def due(request: Request, body: DueChange, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_cases().set_due, _actor(p), case_id, _us(body.due_at)))
+        return _json(await run_in_threadpool(get_cases().set_due, p.actor, case_id, _us(body.due_at)))
 
     @app.post("/v1/cases/{case_id}/comments", tags=tags, status_code=201, summary="Add a comment")
     async def comment(request: Request, body: CommentIn, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
-        return _json(await run_in_threadpool(get_cases().comment, _actor(p), case_id, body.body), 201)
+        return _json(await run_in_threadpool(get_cases().comment, p.actor, case_id, body.body), 201)
 
     attachment_schema = {"requestBody": {"required": True, "content": {
         "application/json": {"schema": AttachmentIn.model_json_schema()}}}}
@@ -264,7 +260,7 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
         limit = (cases.max_attachment_bytes + 2) // 3 * 4 + 64 * 1024
         body: AttachmentIn = await _bounded_json(request, AttachmentIn, limit)
         return _json(await run_in_threadpool(
-            lambda: cases.add_attachment(_actor(p), case_id, filename=body.filename, content_type=body.content_type,
+            lambda: cases.add_attachment(p.actor, case_id, filename=body.filename, content_type=body.content_type,
                                          data_base64=body.data_base64)), 201)
 
     @app.get("/v1/cases/{case_id}/attachments/{attachment_id}", tags=tags,
@@ -272,7 +268,7 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
     async def download(request: Request, case_id: CaseId,
                        attachment_id: Annotated[int, Path(ge=1, le=_MAX_INT)]) -> Response:
         p = principal(request, READ_SCOPE)
-        meta, data = await run_in_threadpool(get_cases().attachment, _actor(p), case_id, attachment_id)
+        meta, data = await run_in_threadpool(get_cases().attachment, p.actor, case_id, attachment_id)
         return Response(data, media_type=served_type(meta["content_type"]),
                         headers=download_headers(meta["filename"], meta["sha256"]))
 
@@ -280,7 +276,7 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
     async def contact(request: Request, body: ContactIn, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
         return _json(await run_in_threadpool(
-            lambda: get_cases().add_contact(_actor(p), case_id, channel=body.channel, summary=body.summary,
+            lambda: get_cases().add_contact(p.actor, case_id, channel=body.channel, summary=body.summary,
                                             at_us=_us(body.at), next_contact_due_us=_us(body.next_contact_due_at))),
             201)
 
@@ -288,21 +284,21 @@ def register_cases(app: FastAPI, get_cases: Callable[[], CasesService],
     async def compensation(request: Request, body: CompensationIn, case_id: CaseId) -> Response:
         p = principal(request, WRITE_SCOPE)
         return _json(await run_in_threadpool(
-            lambda: get_cases().set_compensation(_actor(p), case_id, damage_yen=body.damage_yen,
+            lambda: get_cases().set_compensation(p.actor, case_id, damage_yen=body.damage_yen,
                                                  sells_yen=body.sells_yen, buys_yen=body.buys_yen,
                                                  status=body.status, notes=body.notes)))
 
     @app.get("/v1/cases/{case_id}/letter", tags=tags, summary="The victim letter (no links), Japanese or English")
     async def letter(request: Request, case_id: CaseId, lang: Language = Language.JA) -> Response:
         p = principal(request, READ_SCOPE)
-        out = await run_in_threadpool(lambda: get_cases().letter(_actor(p), case_id, lang))
+        out = await run_in_threadpool(lambda: get_cases().letter(p.actor, case_id, lang))
         return _json(_letter(out, case_id))
 
     @app.post("/v1/cases/{case_id}/letter", tags=tags,
               summary="The victim letter with the customer's name and a note typed by the analyst (no links)")
     async def letter_with_text(request: Request, body: LetterIn, case_id: CaseId) -> Response:
         p = principal(request, READ_SCOPE)
-        out = await run_in_threadpool(lambda: get_cases().letter(_actor(p), case_id, body.lang,
+        out = await run_in_threadpool(lambda: get_cases().letter(p.actor, case_id, body.lang,
                                                                  customer_name=body.customer_name,
                                                                  message=body.message))
         return _json(_letter(out, case_id))

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from mamori.api.auth import Principal
 from mamori.kit.errors import InvalidRequest
 from mamori.pqc.policy_data import Policy, default_policy
 from mamori.pqc.register import Asset, PqcRegister
@@ -43,7 +44,7 @@ def _json(body: Any, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-def pqc_router(get_register: Callable[[], PqcRegister], principal: Callable[[Request, str], Any], *,
+def pqc_router(get_register: Callable[[], PqcRegister], principal: Callable[[Request, str], Principal], *,
                policy: Policy | None = None, today: Callable[[], dt.date] | None = None,
                max_body_bytes: int = 16 * 1024 * 1024, max_assets_per_request: int = 100_000) -> APIRouter:
     """The PQC routes. ``today`` returns the assessment date (default: today in JST)."""

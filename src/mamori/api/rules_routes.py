@@ -36,6 +36,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from mamori.api.auth import Principal
 from mamori.kit.errors import Forbidden
 from mamori.kit.settings import Settings
 from mamori.risk.rules.loader import builtin_rules_path
@@ -103,11 +104,6 @@ def _us(value: AwareDatetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1_000_000)
 
 
-def _actor(p: Any) -> str:
-    actor = getattr(p, "actor", None)
-    return str(actor) if actor else f"api-key:{p.key_id}"
-
-
 def rules_admin_factory(get_service: Callable[[], RiskService],
                         settings: Settings) -> Callable[[], RulesAdmin]:
     """The application's :class:`RulesAdmin`, made on first use, and a background task that keeps the
@@ -135,7 +131,7 @@ async def _count_periodically(get: Callable[[], RulesAdmin]) -> None:
         await asyncio.sleep(COUNT_INTERVAL_S)
 
 
-def register_rules(app: FastAPI, get_service: Callable[[], RiskService], principal: Callable[[Request, str], Any],
+def register_rules(app: FastAPI, get_service: Callable[[], RiskService], principal: Callable[[Request, str], Principal],
                    settings: Settings) -> Callable[[], RulesAdmin]:
     """Add the ``/v1/rules`` routes; returns the getter of the :class:`RulesAdmin` (for the console)."""
     tags: list[str | Enum] = ["rules"]
@@ -165,7 +161,7 @@ def register_rules(app: FastAPI, get_service: Callable[[], RiskService], princip
     async def create_draft(request: Request, body: DraftIn) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(lambda: a.create_draft(_actor(p), rule_id=body.rule_id, text=body.text,
+        return _json(await run_in_threadpool(lambda: a.create_draft(p.actor, rule_id=body.rule_id, text=body.text,
                                                                     note=body.note, is_new=body.new)), 201)
 
     @app.get("/v1/rules/drafts/{draft_id}", tags=tags, summary="A draft: text, compile errors, diff, history")
@@ -178,14 +174,14 @@ def register_rules(app: FastAPI, get_service: Callable[[], RiskService], princip
     async def update_draft(request: Request, draft_id: Id, body: RevisionIn) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(lambda: a.update_draft(_actor(p), draft_id, text=body.text,
+        return _json(await run_in_threadpool(lambda: a.update_draft(p.actor, draft_id, text=body.text,
                                                                     note=body.note)))
 
     @app.delete("/v1/rules/drafts/{draft_id}", tags=tags, summary="Withdraw a draft")
     async def withdraw_draft(request: Request, draft_id: Id) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(a.withdraw_draft, _actor(p), draft_id))
+        return _json(await run_in_threadpool(a.withdraw_draft, p.actor, draft_id))
 
     @app.post("/v1/rules/drafts/{draft_id}/backtests", tags=tags, status_code=202,
               summary="Backtest the draft on stored history (runs in the background)")
@@ -193,38 +189,38 @@ def register_rules(app: FastAPI, get_service: Callable[[], RiskService], princip
         p = principal(request, DRAFT)
         a = await admin()
         return _json(await run_in_threadpool(lambda: a.start_backtest(
-            _actor(p), draft_id, since_us=_us(body.since), until_us=_us(body.until), max_events=body.max_events)),
+            p.actor, draft_id, since_us=_us(body.since), until_us=_us(body.until), max_events=body.max_events)),
             202)
 
     @app.get("/v1/rules/backtests/{backtest_id}", tags=tags, summary="A backtest: progress and result")
     async def get_backtest(request: Request, backtest_id: Id) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(a.get_backtest, _actor(p), backtest_id))
+        return _json(await run_in_threadpool(a.get_backtest, p.actor, backtest_id))
 
     @app.post("/v1/rules/backtests/{backtest_id}/cancel", tags=tags, summary="Cancel a running backtest")
     async def cancel_backtest(request: Request, backtest_id: Id) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(a.cancel_backtest, _actor(p), backtest_id))
+        return _json(await run_in_threadpool(a.cancel_backtest, p.actor, backtest_id))
 
     @app.post("/v1/rules/drafts/{draft_id}/shadow", tags=tags, summary="Run the draft in shadow on live traffic")
     async def start_shadow(request: Request, draft_id: Id) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await a.start_shadow(_actor(p), draft_id))
+        return _json(await a.start_shadow(p.actor, draft_id))
 
     @app.get("/v1/rules/shadow", tags=tags, summary="How the shadow candidate's verdicts differ from the active ones")
     async def shadow(request: Request, run: int | None = Query(None, ge=1, le=2**62)) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(a.shadow_status, _actor(p), run))
+        return _json(await run_in_threadpool(a.shadow_status, p.actor, run))
 
     @app.delete("/v1/rules/shadow", tags=tags, summary="Stop the shadow run")
     async def stop_shadow(request: Request) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await a.stop_shadow(_actor(p)))
+        return _json(await a.stop_shadow(p.actor))
 
     @app.post("/v1/rules/drafts/{draft_id}/publication", tags=tags, status_code=201,
               summary="Request the publication of a draft (a second person approves)")
@@ -232,14 +228,14 @@ def register_rules(app: FastAPI, get_service: Callable[[], RiskService], princip
         p = principal(request, DRAFT)
         a = await admin()
         return _json(await run_in_threadpool(lambda: a.request_publication(
-            _actor(p), draft_id, reason=body.reason, override_reason=body.override_reason)), 201)
+            p.actor, draft_id, reason=body.reason, override_reason=body.override_reason)), 201)
 
     @app.post("/v1/rules/rollback", tags=tags, status_code=201,
               summary="Request a rollback to the rule set active before the last publication")
     async def request_rollback(request: Request, body: PublicationIn) -> Response:
         p = principal(request, DRAFT)
         a = await admin()
-        return _json(await run_in_threadpool(lambda: a.request_rollback(_actor(p), reason=body.reason)), 201)
+        return _json(await run_in_threadpool(lambda: a.request_rollback(p.actor, reason=body.reason)), 201)
 
     @app.get("/v1/rules/publications", tags=tags, summary="Publication and rollback requests, newest first")
     async def publications(request: Request, limit: int = Query(100, ge=1, le=500)) -> Response:
@@ -254,13 +250,13 @@ def register_rules(app: FastAPI, get_service: Callable[[], RiskService], princip
     async def approve(request: Request, pub_id: Id) -> Response:
         p = principal(request, APPROVE)
         a = await admin()
-        return _json(await a.approve(_actor(p), pub_id))
+        return _json(await a.approve(p.actor, pub_id))
 
     @app.post("/v1/rules/publications/{pub_id}/reject", tags=tags, summary="Reject a publication request")
     async def reject(request: Request, pub_id: Id, body: ReasonIn) -> Response:
         p = principal(request, APPROVE)
         a = await admin()
-        return _json(await run_in_threadpool(lambda: a.reject(_actor(p), pub_id, reason=body.reason)))
+        return _json(await run_in_threadpool(lambda: a.reject(p.actor, pub_id, reason=body.reason)))
 
     @app.get("/v1/rules/{rule_id}", tags=tags, summary="One active rule: text, hit counts, precision, drafts")
     async def get_rule(request: Request, rule_id: Annotated[str, Path(pattern=_RULE_ID)]) -> Response:

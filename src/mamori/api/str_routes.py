@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mamori.aml.reporting.service import StrService
 from mamori.aml.reporting.workflow import ReportState
+from mamori.api.auth import Principal
 from mamori.kit.errors import Forbidden, InvalidRequest
 
 __all__ = ["APPROVE_SCOPE", "WRITE_SCOPE", "register_str"]
@@ -95,24 +96,21 @@ async def _body(request: Request) -> Any:
 
 
 def register_str(app: FastAPI, get_service: Callable[[], StrService],
-                 principal: Callable[[Request, str], Any]) -> None:
+                 principal: Callable[[Request, str], Principal]) -> None:
     """Add the report routes. ``principal(request, scope)`` authenticates and checks one scope; its
     ``actor`` (``api-key:<id>`` or ``operator:<login id>``) is what the four-eyes check compares."""
     tags: list[str | Enum] = ["suspicious transaction reports"]
 
-    def actor(p: Any) -> str:
-        return str(getattr(p, "actor", None) or f"api-key:{p.key_id}")
-
     def reader(request: Request) -> str:
         try:
-            return actor(principal(request, WRITE_SCOPE))
+            return principal(request, WRITE_SCOPE).actor
         except Forbidden:
-            return actor(principal(request, APPROVE_SCOPE))
+            return principal(request, APPROVE_SCOPE).actor
 
     @app.post("/v1/cases/{case_id}/str", tags=tags, status_code=201,
               summary="Draft a suspicious transaction report from a case")
     async def create(request: Request, case_id: CaseId) -> Response:
-        who = actor(principal(request, WRITE_SCOPE))
+        who = principal(request, WRITE_SCOPE).actor
         return _json(await run_in_threadpool(get_service().create_from_case, who, case_id), 201)
 
     @app.get("/v1/str", tags=tags, summary="Report versions, newest first (audited)")
@@ -131,7 +129,7 @@ def register_str(app: FastAPI, get_service: Callable[[], StrService],
     @app.put("/v1/str/{report_id}", tags=tags, summary="Replace sections of a draft (validated field by field)",
              openapi_extra=_SECTIONS_DOC)
     async def update(request: Request, report_id: ReportId) -> Response:
-        who = actor(principal(request, WRITE_SCOPE))
+        who = principal(request, WRITE_SCOPE).actor
         data = await _body(request)
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be an object of sections", details={"field": "(body)"})
@@ -140,29 +138,29 @@ def register_str(app: FastAPI, get_service: Callable[[], StrService],
     @app.post("/v1/str/{report_id}/kyc", tags=tags, openapi_extra=_KYC_DOC,
               summary="Fill customer identification items from a KYC export")
     async def kyc(request: Request, report_id: ReportId) -> Response:
-        who = actor(principal(request, WRITE_SCOPE))
+        who = principal(request, WRITE_SCOPE).actor
         data = await _body(request)
         return _json(await run_in_threadpool(get_service().import_kyc, who, report_id, data))
 
     @app.post("/v1/str/{report_id}/submit", tags=tags, summary="Submit a draft for the compliance officer's review")
     async def submit(request: Request, report_id: ReportId) -> Response:
-        who = actor(principal(request, WRITE_SCOPE))
+        who = principal(request, WRITE_SCOPE).actor
         return _json(await run_in_threadpool(get_service().submit, who, report_id))
 
     @app.post("/v1/str/{report_id}/lock", tags=tags, summary="Lock a submitted report (compliance, four-eyes)")
     async def lock(request: Request, report_id: ReportId) -> Response:
-        who = actor(principal(request, APPROVE_SCOPE))
+        who = principal(request, APPROVE_SCOPE).actor
         return _json(await run_in_threadpool(get_service().lock, who, report_id))
 
     @app.post("/v1/str/{report_id}/return", tags=tags, summary="Return a submitted report to draft")
     async def return_to_draft(request: Request, report_id: ReportId, body: ReturnIn) -> Response:
-        who = actor(principal(request, APPROVE_SCOPE))
+        who = principal(request, APPROVE_SCOPE).actor
         return _json(await run_in_threadpool(get_service().return_to_draft, who, report_id, body.reason))
 
     @app.post("/v1/str/{report_id}/versions", tags=tags, status_code=201,
               summary="Start a new draft version from a locked one")
     async def new_version(request: Request, report_id: ReportId) -> Response:
-        who = actor(principal(request, WRITE_SCOPE))
+        who = principal(request, WRITE_SCOPE).actor
         return _json(await run_in_threadpool(get_service().new_version, who, report_id), 201)
 
     @app.get("/v1/str/{report_id}/versions", tags=tags, summary="The report's versions and history (audited)")

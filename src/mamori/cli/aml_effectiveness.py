@@ -22,6 +22,7 @@ from typing import Any
 import click
 import orjson
 
+from mamori.cli.common import cli_actor
 from mamori.kit.errors import InvalidRequest
 from mamori.kit.settings import Settings
 
@@ -123,7 +124,7 @@ def register(group: click.Group) -> None:
                                     home_country=service.home_country,
                                     warmup_start_us=service.warmup_start(period),
                                     extra={"command": shlex.join(command)})
-            data = service.report("cli", period, assessment=assessment, options=options)
+            data = service.report(cli_actor(), period, assessment=assessment, options=options)
             for path in write_report(data, out_dir):
                 click.echo(str(path))
             click.echo(f"report_id={data['report_id']} ruleset={data['version']['ruleset']}")
@@ -139,7 +140,7 @@ def register(group: click.Group) -> None:
         """Per-scenario alert volume, conversion, precision and times (JSON)."""
         service = _service(data_dir, database_url, rules, workers)
         try:
-            _emit(service.metrics("cli", _period(start, end)))
+            _emit(service.metrics(cli_actor(), _period(start, end)))
         finally:
             service.store.close()
 
@@ -152,7 +153,7 @@ def register(group: click.Group) -> None:
         service = _service(data_dir, database_url, rules, workers)
         try:
             assessment = service.assessment(_read_text(risk_assessment), str(risk_assessment or ""))
-            _emit(service.coverage("cli", assessment))
+            _emit(service.coverage(cli_actor(), assessment))
         finally:
             service.store.close()
 
@@ -175,7 +176,7 @@ def register(group: click.Group) -> None:
             raise InvalidRequest("--values: give at least one number")
         service = _service(data_dir, database_url, rules, workers, warmup_days)
         try:
-            _emit(service.sweep("cli", _period(start, end), scenario, threshold, numbers, labels=_labels(labels)))
+            _emit(service.sweep(cli_actor(), _period(start, end), scenario, threshold, numbers, labels=_labels(labels)))
         finally:
             service.store.close()
 
@@ -200,6 +201,6 @@ def register(group: click.Group) -> None:
             candidate[name.strip()] = parse_threshold_value(value.strip())
         service = _service(data_dir, database_url, rules, workers, warmup_days)
         try:
-            _emit(service.backtest("cli", _period(start, end), scenario, candidate, labels=_labels(labels)))
+            _emit(service.backtest(cli_actor(), _period(start, end), scenario, candidate, labels=_labels(labels)))
         finally:
             service.store.close()

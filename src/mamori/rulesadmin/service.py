@@ -365,7 +365,7 @@ class RulesAdmin:
 
     def shadow_status(self, actor: str, run_id: int | None = None) -> dict[str, Any]:
         """How the shadow candidate's verdicts differ from the active ones since it began."""
-        self.catch_up()
+        self.catch_up(REQUEST_CATCH_UP)  # bounded inside a request, like list_rules; the rest in the background
         with self.engine.connect() as conn:
             stmt = select(rule_shadow_runs).order_by(rule_shadow_runs.c.id.desc()).limit(1)
             if run_id is not None:
