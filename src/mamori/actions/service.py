@@ -48,6 +48,7 @@ from mamori.notify.outbox import is_permanent
 from mamori.risk.service import RiskService
 
 log = logging.getLogger("mamori.actions")
+_UNLOADED: Any = object()  # _view: the webhook row was not fetched by the caller
 
 RECOVER_AFTER_US: Final = 5_000_000  # an approved action not executed after 5 s is executed by the worker
 HELD_REFRESH_S: Final = 5.0
@@ -110,7 +111,9 @@ class ActionsService:
         with self.db.connect() as conn:
             rows = conn.execute(select(actions).where(*cond).order_by(actions.c.proposed_at_us.desc(), actions.c.id)
                                 .limit(limit).offset(offset)).all()
-            return [self._view(conn, r) for r in rows]
+            hooks = {h.action_id: h for h in conn.execute(  # one query for the page, not one per action
+                select(action_webhooks).where(action_webhooks.c.action_id.in_([r.id for r in rows])))} if rows else {}
+            return [self._view(conn, r, hooks.get(r.id)) for r in rows]
 
     @staticmethod
     def _load(conn: Connection, action_id: str) -> Any:
@@ -119,8 +122,9 @@ class ActionsService:
             raise NotFound(f"no action {action_id!r}", details={"action_id": action_id})
         return row
 
-    def _view(self, conn: Connection, row: Any) -> dict[str, Any]:
-        hook = conn.execute(select(action_webhooks).where(action_webhooks.c.action_id == row.id)).first()
+    def _view(self, conn: Connection, row: Any, hook: Any = _UNLOADED) -> dict[str, Any]:
+        if hook is _UNLOADED:
+            hook = conn.execute(select(action_webhooks).where(action_webhooks.c.action_id == row.id)).first()
         delivery = None if hook is None else {
             "webhook_id": hook.webhook_id, "status": hook.status, "attempts": hook.attempts,
             "next_attempt_at": _iso(hook.next_attempt_at_us) if hook.status == "pending" else None,

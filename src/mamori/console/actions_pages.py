@@ -101,8 +101,9 @@ def register_actions_pages(app: FastAPI, shell: ConsoleShell, get_actions: Calla
 
         def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             service = get_actions()
-            return service.list(state="proposed", limit=200), service.list(limit=100)
+            decided = [a for a in service.list(limit=100) if a["state"] != "proposed"]
+            return service.list(state="proposed", limit=200), decided
 
         queue, recent = await run_in_threadpool(load)
         return shell.render(request, ctx, "actions_queue.html", title_key="actions_title", queue=queue,
-                            recent=[a for a in recent if a["state"] != "proposed"], me=ctx.actor)
+                            recent=recent, me=ctx.actor)
